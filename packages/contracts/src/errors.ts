@@ -1,0 +1,61 @@
+// The product's one registry of error codes. The same code reaches the log, the job's
+// `error` and the problem+json body, so codes are stable and never reused.
+
+/** HTTP status and title for each error code. */
+export const ERROR_CODES = {
+  REQUEST_INVALID: { status: 400, title: 'Invalid request' },
+  PARAMS_INVALID: { status: 422, title: 'Invalid job parameters' },
+  UPLOAD_MISSING: { status: 400, title: 'Missing upload' },
+  UPLOAD_TOO_LARGE: { status: 413, title: 'Upload too large' },
+  UPLOAD_NOT_MULTIPART: { status: 415, title: 'Expected multipart/form-data' },
+  MODEL_FORMAT_UNSUPPORTED: { status: 415, title: 'Unsupported model format' },
+  MODEL_INVALID: { status: 422, title: 'Invalid model file' },
+  MODEL_LAYER_UNSUPPORTED: { status: 422, title: 'Unsupported layer' },
+  MODEL_WEIGHTS_MISMATCH: { status: 422, title: 'Model weights do not match its config' },
+  LAYER_NOT_CLUSTERABLE: { status: 422, title: 'Layer cannot be clustered' },
+  DATASET_INVALID: { status: 422, title: 'Invalid dataset file' },
+  DATASET_ARRAY_MISSING: { status: 422, title: 'Dataset array missing' },
+  DATASET_SHAPE_MISMATCH: { status: 422, title: 'Dataset shape does not fit the model' },
+  DATASET_REQUIRED: { status: 422, title: 'Dataset required' },
+  LOSS_UNSUPPORTED: { status: 422, title: 'Unsupported loss' },
+  JOB_NOT_FOUND: { status: 404, title: 'Job not found' },
+  ARTIFACT_NOT_FOUND: { status: 404, title: 'Artifact not found' },
+  RANGE_NOT_SATISFIABLE: { status: 416, title: 'Range not satisfiable' },
+  SERVICE_UNAVAILABLE: { status: 503, title: 'Service unavailable' },
+  JOB_CANCELED: { status: 409, title: 'Job canceled' },
+  WORKER_CRASHED: { status: 500, title: 'Worker process crashed' },
+  INTERNAL: { status: 500, title: 'Internal error' },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** Where an error points: the parameter, layer or file at fault. */
+export interface ErrorLocation {
+  /** Dotted path of the job parameter or form field at fault, such as `fine_tune.batch_size`. */
+  field?: string;
+  /** Name of the model layer at fault. */
+  layer?: string;
+  /** Name of the uploaded file or archive entry at fault. */
+  file?: string;
+}
+
+/** An expected failure with a stable code; anything else is reported as `INTERNAL`. */
+export class CentroidError extends Error {
+  readonly code: ErrorCode;
+  readonly location: ErrorLocation;
+
+  constructor(code: ErrorCode, message: string, location: ErrorLocation = {}, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'CentroidError';
+    this.code = code;
+    this.location = location;
+  }
+
+  get status(): number {
+    return ERROR_CODES[this.code].status;
+  }
+}
+
+export function isCentroidError(error: unknown): error is CentroidError {
+  return error instanceof CentroidError;
+}

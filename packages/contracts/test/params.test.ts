@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { JobParamsSchema, ParamsError, parseOrThrow } from '../src/index.js';
+
+describe('job parameters', () => {
+  it('fills in the defaults', () => {
+    const params = parseOrThrow(JobParamsSchema, { number_of_clusters: 14 });
+    assert.equal(params.cluster_centroids_init, 'kmeans_plus_plus');
+    assert.equal(params.fine_tune.epochs, 1);
+    assert.equal(params.fine_tune.batch_size, 32);
+    assert.equal(params.fine_tune.learning_rate, 1e-5);
+    assert.equal(params.fine_tune.validation_split, 0);
+    assert.equal(params.dataset.x_train, 'x_train');
+    assert.equal(params.dataset.input_scale, 1);
+    assert.equal(params.webhook, undefined);
+  });
+
+  it('accepts upper-case initialisation names', () => {
+    const params = parseOrThrow(JobParamsSchema, { number_of_clusters: 8, cluster_centroids_init: 'DENSITY_BASED' });
+    assert.equal(params.cluster_centroids_init, 'density_based');
+  });
+
+  for (const clusters of [1, 65537, 1e7, 2.5]) {
+    it(`rejects number_of_clusters ${clusters}`, () => {
+      assert.throws(
+        () => parseOrThrow(JobParamsSchema, { number_of_clusters: clusters }),
+        (error: unknown) => error instanceof ParamsError && error.location.field === 'number_of_clusters',
+      );
+    });
+  }
+
+  it('rejects an unknown initialisation name', () => {
+    assert.throws(
+      () => parseOrThrow(JobParamsSchema, { number_of_clusters: 8, cluster_centroids_init: 'kmeans_minus' }),
+      (error: unknown) => error instanceof ParamsError && error.location.field === 'cluster_centroids_init',
+    );
+  });
+
+  it('rejects unknown fields at any depth', () => {
+    assert.throws(
+      () => parseOrThrow(JobParamsSchema, { number_of_clusters: 8, fine_tune: { epoch: 2 } }),
+      (error: unknown) =>
+        error instanceof ParamsError && error.location.field === 'fine_tune.epoch' && /unknown field/.test(error.message),
+    );
+    assert.throws(
+      () => parseOrThrow(JobParamsSchema, { number_of_clusters: 8, clusters: 3 }),
+      (error: unknown) => error instanceof ParamsError && error.location.field === 'clusters',
+    );
+  });
+
+  it('requires number_of_clusters', () => {
+    assert.throws(
+      () => parseOrThrow(JobParamsSchema, {}),
+      (error: unknown) => error instanceof ParamsError && error.location.field === 'number_of_clusters',
+    );
+  });
+});
