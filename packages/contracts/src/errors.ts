@@ -19,6 +19,7 @@ export const ERROR_CODES = {
   DATASET_REQUIRED: { status: 422, title: 'Dataset required' },
   LOSS_UNSUPPORTED: { status: 422, title: 'Unsupported loss' },
   JOB_NOT_FOUND: { status: 404, title: 'Job not found' },
+  ROUTE_NOT_FOUND: { status: 404, title: 'Route not found' },
   ARTIFACT_NOT_FOUND: { status: 404, title: 'Artifact not found' },
   RANGE_NOT_SATISFIABLE: { status: 416, title: 'Range not satisfiable' },
   SERVICE_UNAVAILABLE: { status: 503, title: 'Service unavailable' },
