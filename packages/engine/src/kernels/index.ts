@@ -1,0 +1,45 @@
+import * as tf from '@tensorflow/tfjs';
+
+import { conv2DBackpropFilter } from './conv2d-backprop-filter.js';
+
+export { DEFAULT_MAX_TEMP_ELEMENTS } from './conv-geometry.js';
+export { computeConv2DFilterGradient, conv2DBackpropFilter } from './conv2d-backprop-filter.js';
+
+/** Replacement for one kernel of the `cpu` backend, built from the kernel it replaces. */
+interface FastKernel {
+  kernelName: string;
+  create(original: tf.KernelFunc): tf.KernelFunc;
+}
+
+const FAST_CPU_KERNELS: readonly FastKernel[] = [
+  { kernelName: tf.Conv2DBackpropFilter, create: () => conv2DBackpropFilter as tf.KernelFunc },
+];
+
+/** Kernel functions that registerFastCpuKernels installed, by kernel name. */
+const installed = new Map<string, tf.KernelFunc>();
+
+/**
+ * Replaces kernels of the tfjs `cpu` backend with the faster implementations in this folder and
+ * returns the names of the replaced kernels: Conv2DBackpropFilter.
+ *
+ * Calling it again changes nothing and returns the same names. A kernel that the `cpu` backend
+ * has not registered is skipped and not returned. Each replacement hands the cases it does not
+ * cover (for example non-float32 inputs) to the kernel it replaced.
+ */
+export function registerFastCpuKernels(): string[] {
+  const replaced: string[] = [];
+  for (const { kernelName, create } of FAST_CPU_KERNELS) {
+    const current = tf.getKernel(kernelName, 'cpu');
+    if (current === undefined) {
+      continue;
+    }
+    if (current.kernelFunc !== installed.get(kernelName)) {
+      const kernelFunc = create(current.kernelFunc);
+      tf.unregisterKernel(kernelName, 'cpu');
+      tf.registerKernel({ ...current, kernelFunc });
+      installed.set(kernelName, kernelFunc);
+    }
+    replaced.push(kernelName);
+  }
+  return replaced;
+}
