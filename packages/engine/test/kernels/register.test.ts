@@ -8,6 +8,8 @@ import { assertAllClose, createRandom, randomTensor } from './helpers.js';
 
 const REPLACED_KERNELS = [
   tf.Conv2DBackpropFilter,
+  tf.Conv2DBackpropInput,
+  tf.Conv2D,
 ];
 
 // Captured before any test registers the fast kernels.
