@@ -10,6 +10,7 @@ const REPLACED_KERNELS = [
   tf.Conv2DBackpropFilter,
   tf.Conv2DBackpropInput,
   tf.Conv2D,
+  tf.MaxPoolGrad,
 ];
 
 // Captured before any test registers the fast kernels.
