@@ -1,15 +1,20 @@
 import * as tf from '@tensorflow/tfjs';
 
+import { createBatchMatMulKernel } from './batch-mat-mul.js';
 import { conv2DBackpropFilter } from './conv2d-backprop-filter.js';
 import { conv2DBackpropInput } from './conv2d-backprop-input.js';
 import { createConv2DKernel } from './conv2d.js';
 import { createMaxPoolGradKernel } from './max-pool-grad.js';
+import { createSumKernel } from './sum.js';
 
+export { computeBatchMatMul, createBatchMatMulKernel } from './batch-mat-mul.js';
+export type { BatchMatMulShape } from './batch-mat-mul.js';
 export { DEFAULT_MAX_TEMP_ELEMENTS } from './conv-geometry.js';
 export { computeConv2D, createConv2DKernel } from './conv2d.js';
 export { computeConv2DFilterGradient, conv2DBackpropFilter } from './conv2d-backprop-filter.js';
 export { computeConv2DInputGradient, conv2DBackpropInput } from './conv2d-backprop-input.js';
 export { computeMaxPoolInputGradient, createMaxPoolGradKernel } from './max-pool-grad.js';
+export { createSumKernel, sumLeadingAxes } from './sum.js';
 
 /** Replacement for one kernel of the `cpu` backend, built from the kernel it replaces. */
 interface FastKernel {
@@ -22,6 +27,8 @@ const FAST_CPU_KERNELS: readonly FastKernel[] = [
   { kernelName: tf.Conv2DBackpropInput, create: () => conv2DBackpropInput as tf.KernelFunc },
   { kernelName: tf.Conv2D, create: createConv2DKernel },
   { kernelName: tf.MaxPoolGrad, create: createMaxPoolGradKernel },
+  { kernelName: tf.BatchMatMul, create: createBatchMatMulKernel },
+  { kernelName: tf.Sum, create: createSumKernel },
 ];
 
 /** Kernel functions that registerFastCpuKernels installed, by kernel name. */
@@ -29,8 +36,8 @@ const installed = new Map<string, tf.KernelFunc>();
 
 /**
  * Replaces kernels of the tfjs `cpu` backend with the faster implementations in this folder and
- * returns the names of the replaced kernels: Conv2DBackpropFilter, Conv2DBackpropInput, Conv2D and
- * MaxPoolGrad.
+ * returns the names of the replaced kernels: Conv2DBackpropFilter, Conv2DBackpropInput, Conv2D,
+ * MaxPoolGrad, BatchMatMul and Sum.
  *
  * Calling it again changes nothing and returns the same names. A kernel that the `cpu` backend
  * has not registered is skipped and not returned. Each replacement hands the cases it does not

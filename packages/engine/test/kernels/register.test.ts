@@ -11,6 +11,8 @@ const REPLACED_KERNELS = [
   tf.Conv2DBackpropInput,
   tf.Conv2D,
   tf.MaxPoolGrad,
+  tf.BatchMatMul,
+  tf.Sum,
 ];
 
 // Captured before any test registers the fast kernels.
