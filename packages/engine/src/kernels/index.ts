@@ -4,6 +4,8 @@ import { createBatchMatMulKernel } from './batch-mat-mul.js';
 import { conv2DBackpropFilter } from './conv2d-backprop-filter.js';
 import { conv2DBackpropInput } from './conv2d-backprop-input.js';
 import { createConv2DKernel } from './conv2d.js';
+import { createFusedConv2DKernel } from './fused-conv2d.js';
+import { createFusedMatMulKernel } from './fused-mat-mul.js';
 import { createMaxPoolGradKernel } from './max-pool-grad.js';
 import { createSumKernel } from './sum.js';
 
@@ -13,6 +15,8 @@ export { DEFAULT_MAX_TEMP_ELEMENTS } from './conv-geometry.js';
 export { computeConv2D, createConv2DKernel } from './conv2d.js';
 export { computeConv2DFilterGradient, conv2DBackpropFilter } from './conv2d-backprop-filter.js';
 export { computeConv2DInputGradient, conv2DBackpropInput } from './conv2d-backprop-input.js';
+export { createFusedConv2DKernel } from './fused-conv2d.js';
+export { createFusedMatMulKernel } from './fused-mat-mul.js';
 export { computeMaxPoolInputGradient, createMaxPoolGradKernel } from './max-pool-grad.js';
 export { createSumKernel, sumLeadingAxes } from './sum.js';
 
@@ -29,6 +33,8 @@ const FAST_CPU_KERNELS: readonly FastKernel[] = [
   { kernelName: tf.MaxPoolGrad, create: createMaxPoolGradKernel },
   { kernelName: tf.BatchMatMul, create: createBatchMatMulKernel },
   { kernelName: tf.Sum, create: createSumKernel },
+  { kernelName: tf.FusedConv2D, create: createFusedConv2DKernel },
+  { kernelName: tf._FusedMatMul, create: createFusedMatMulKernel },
 ];
 
 /** Kernel functions that registerFastCpuKernels installed, by kernel name. */
@@ -37,7 +43,7 @@ const installed = new Map<string, tf.KernelFunc>();
 /**
  * Replaces kernels of the tfjs `cpu` backend with the faster implementations in this folder and
  * returns the names of the replaced kernels: Conv2DBackpropFilter, Conv2DBackpropInput, Conv2D,
- * MaxPoolGrad, BatchMatMul and Sum.
+ * MaxPoolGrad, BatchMatMul, Sum, FusedConv2D and _FusedMatMul.
  *
  * Calling it again changes nothing and returns the same names. A kernel that the `cpu` backend
  * has not registered is skipped and not returned. Each replacement hands the cases it does not

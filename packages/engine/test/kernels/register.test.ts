@@ -13,6 +13,8 @@ const REPLACED_KERNELS = [
   tf.MaxPoolGrad,
   tf.BatchMatMul,
   tf.Sum,
+  tf.FusedConv2D,
+  tf._FusedMatMul,
 ];
 
 // Captured before any test registers the fast kernels.
@@ -106,11 +108,16 @@ test('fast kernels keep small CNN outputs', async () => {
   const trainingKernels = await kernelsRunBy(() => {
     after = computeGradients(model, xs, ys);
   });
-  const predictionsAfter = predict(model, xs);
+  let predictionsAfter = predictionsBefore;
+  const predictionKernels = await kernelsRunBy(() => {
+    predictionsAfter = predict(model, xs);
+  });
 
   for (const name of REPLACED_KERNELS) {
     assert.ok(trainingKernels.has(name), `the gradient computation did not run ${name}`);
   }
+  assert.ok(predictionKernels.has(tf.FusedConv2D), 'predict did not run FusedConv2D');
+  assert.ok(predictionKernels.has(tf._FusedMatMul), 'predict did not run _FusedMatMul');
 
   assert.ok(Math.abs(after.loss - before.loss) <= 1e-5 * Math.abs(before.loss), `loss ${after.loss} vs ${before.loss}`);
   assert.deepEqual([...after.grads.keys()], [...before.grads.keys()]);
