@@ -11,10 +11,9 @@ export interface Epilogue {
 }
 
 /**
- * Returns the epilogue for the given attributes, or null when the fast kernels do not support it
- * and the original kernel should run: prelu, leakyrelu without an alpha, an activation that
- * tfjs 4.22.0 does not know, or a bias that is not float32 with 1 or `channels` values in at most
- * one dimension.
+ * Returns the epilogue for the given attributes, or null when the original kernel should run.
+ * The fast kernels do not support prelu, leakyrelu without an alpha, or activations unknown to
+ * tfjs 4.22.0. They also need a float32 bias of rank 0 or 1 with 1 or `channels` values.
  */
 export function parseEpilogue(
   bias: tf.TensorInfo | undefined,
