@@ -5,6 +5,9 @@ import { CentroidError } from '@centroid/contracts';
 import { ClusteringSession, type ClusterTarget } from '../src/clustering-session.js';
 import { evaluate } from '../src/evaluate.js';
 import { fineTune, type FineTuneOptions } from '../src/fine-tune.js';
+import { resolveLoss, type LossSpec } from '../src/losses.js';
+import { countDistinct } from '../src/report.js';
+import { clusterTargets, selectWeights } from '../src/select-weights.js';
 import { stripClustering } from '../src/strip-clustering.js';
 import { CATEGORICAL, classificationData, convClassifier, denseClassifier, weightValues } from './fixtures.js';
 
@@ -99,7 +102,7 @@ describe('clustered fine-tuning', () => {
     const session = ClusteringSession.start(model, kernelTargets(model, 4), { method: 'linear', seed: 0 });
 
     const result = await fineTune(session, data, { ...OPTIONS, batchSize: 4, epochs: 2, validationSplit: 0.25 });
-    // Keras: split_at = floor(10 · 0.75) = 7.
+    // Keras splits at floor(10 · 0.75) = 7.
     assert.equal(result.trainSamples, 7);
     assert.equal(result.validationSamples, 3);
     assert.equal(result.steps, 2 * 2);
@@ -211,7 +214,7 @@ describe('strip after fine-tuning', () => {
       const firstBias = model.layers[0]!.weights[1]!.read().dataSync();
       assert.equal(new Set(firstBias).size, firstBias.length);
 
-      // The model is plain again: no own reads, and predictions equal the clustered forward pass.
+      // The model is plain again, so no own reads are left and predictions equal the clustered forward pass.
       for (const variable of model.weights) assert.ok(!Object.prototype.hasOwnProperty.call(variable, 'read'), variable.name);
       const predictionAfter = (model.predict(data.x) as tf.Tensor).arraySync() as number[][];
       predictionAfter.forEach((row, i) =>
@@ -220,6 +223,32 @@ describe('strip after fine-tuning', () => {
       tf.dispose([data.x, data.y]);
     });
   }
+
+  it('clusters embedding and recurrent kernels end to end', async () => {
+    const model = tf.sequential({
+      layers: [
+        tf.layers.embedding({ inputDim: 10, outputDim: 4, inputLength: 5 }),
+        tf.layers.bidirectional({ layer: tf.layers.lstm({ units: 3 }) as tf.RNN }),
+        tf.layers.dense({ units: 2, activation: 'softmax' }),
+      ],
+    });
+    const targets = clusterTargets(selectWeights(model, 3), 3);
+    const x = tf.tensor2d([[1, 2, 3, 4, 5], [0, 9, 8, 7, 6], [3, 3, 3, 1, 1], [5, 4, 3, 2, 1]]);
+    const y = tf.tensor1d([0, 1, 1, 0]);
+    const loss = resolveLoss({ loss: 'sparse_categorical_crossentropy' }, [null, 2]) as LossSpec;
+
+    const session = ClusteringSession.start(model, targets, { method: 'kmeans_plus_plus', seed: 0 });
+    const result = await fineTune(session, { x, y }, { ...OPTIONS, batchSize: 2, loss });
+    const stripped = stripClustering(session);
+
+    // Embeddings, then kernel and recurrent kernel of both LSTM directions, then the Dense kernel.
+    assert.equal(targets.length, 6);
+    assert.equal(result.steps, 2);
+    for (const [target, values] of stripped) {
+      assert.ok(countDistinct(values) <= 3, `${target.layer.name} weight ${target.weightIndex}`);
+    }
+    tf.dispose([x, y]);
+  });
 
   it('without fine-tuning keeps unclustered weights bit-identical', () => {
     const model = convClassifier();

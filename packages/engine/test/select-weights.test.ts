@@ -1,0 +1,135 @@
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import { clusterTargets, selectWeights, type WeightSelection } from '../src/select-weights.js';
+
+/** A layer class the clustering rules do not know, with one weight. */
+class ScaleLayer extends tf.layers.Layer {
+  static className = 'ScaleLayer';
+  override build(): void {
+    this.addWeight('scale', [1], 'float32', tf.initializers.ones());
+    this.built = true;
+  }
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    const input = Array.isArray(inputs) ? (inputs[0] as tf.Tensor) : inputs;
+    return tf.mul(input, this.weights[0]!.read());
+  }
+}
+
+function decision(selections: WeightSelection[], weightName: string): WeightSelection {
+  const found = selections.find((selection) => selection.weightName === weightName);
+  assert.ok(found, `no selection for ${weightName}: ${selections.map((selection) => selection.weightName).join(', ')}`);
+  return found;
+}
+
+describe('weight selection', () => {
+  before(async () => {
+    await tf.setBackend('cpu');
+  });
+
+  it('clusters kernels of Dense and convolutions, never biases', () => {
+    const model = tf.sequential({
+      layers: [
+        tf.layers.conv1d({ name: 'c1', inputShape: [8, 2], filters: 3, kernelSize: 3 }),
+        tf.layers.reshape({ targetShape: [6, 3, 1] }),
+        tf.layers.conv2d({ name: 'c2', filters: 2, kernelSize: 2 }),
+        tf.layers.conv2dTranspose({ name: 'ct', filters: 2, kernelSize: 2 }),
+        tf.layers.flatten(),
+        tf.layers.dense({ name: 'd', units: 4 }),
+      ],
+    });
+    const selections = selectWeights(model, 4);
+
+    for (const [name, className] of [['c1', 'Conv1D'], ['c2', 'Conv2D'], ['ct', 'Conv2DTranspose'], ['d', 'Dense']]) {
+      assert.deepEqual(
+        { clusterable: decision(selections, `${name}/kernel`).clusterable, reason: decision(selections, `${name}/kernel`).reason },
+        { clusterable: true, reason: `kernel of ${className}` },
+      );
+      assert.equal(decision(selections, `${name}/bias`).clusterable, false);
+      assert.equal(decision(selections, `${name}/bias`).reason, `bias of ${className}: never clustered`);
+    }
+    assert.equal(selections.length, 8);
+  });
+
+  it('never clusters normalization or depthwise kernels', () => {
+    const model = tf.sequential({
+      layers: [
+        tf.layers.depthwiseConv2d({ name: 'dw', inputShape: [5, 5, 3], kernelSize: 3 }),
+        tf.layers.batchNormalization({ name: 'bn' }),
+        tf.layers.layerNormalization({ name: 'ln' }),
+      ],
+    });
+    const selections = selectWeights(model, 2);
+
+    assert.ok(selections.every((selection) => !selection.clusterable));
+    assert.match(decision(selections, 'dw/depthwise_kernel').reason, /depthwise kernels are not clustered by default, because it costs accuracy/);
+    assert.match(decision(selections, 'bn/moving_mean').reason, /of BatchNormalization are never clustered/);
+    assert.match(decision(selections, 'ln/gamma').reason, /of LayerNormalization are never clustered/);
+  });
+
+  it('skips a kernel no larger than the clusters', () => {
+    const model = tf.sequential({ layers: [tf.layers.dense({ name: 'small', inputShape: [2], units: 3 })] });
+    const kernel = decision(selectWeights(model, 6), 'small/kernel');
+    assert.equal(kernel.clusterable, false);
+    assert.match(kernel.reason, /6 weights, no more than the 6 clusters/);
+    assert.equal(decision(selectWeights(model, 5), 'small/kernel').clusterable, true);
+  });
+
+  it('skips an unknown layer and clusters the rest', () => {
+    const input = tf.input({ shape: [4] });
+    const scaled = new ScaleLayer({ name: 'scale' }).apply(input) as tf.SymbolicTensor;
+    const output = tf.layers.dense({ name: 'out', units: 4 }).apply(scaled) as tf.SymbolicTensor;
+    const selections = selectWeights(tf.model({ inputs: input, outputs: output }), 2);
+
+    assert.deepEqual(
+      { clusterable: decision(selections, 'scale/scale').clusterable, reason: decision(selections, 'scale/scale').reason },
+      { clusterable: false, reason: 'unknown layer class ScaleLayer: not clustered' },
+    );
+    assert.equal(decision(selections, 'out/kernel').clusterable, true);
+  });
+
+  it('clusters embeddings, pointwise and recurrent kernels', () => {
+    const model = tf.sequential({
+      layers: [
+        tf.layers.embedding({ name: 'emb', inputDim: 10, outputDim: 4, inputLength: 6 }),
+        tf.layers.lstm({ name: 'lstm', units: 3, returnSequences: true }),
+        tf.layers.reshape({ targetShape: [6, 3, 1] }),
+        tf.layers.separableConv2d({ name: 'sep', filters: 4, kernelSize: 2 }),
+      ],
+    });
+    const selections = selectWeights(model, 2);
+
+    assert.equal(decision(selections, 'emb/embeddings').clusterable, true);
+    assert.equal(decision(selections, 'lstm/kernel').reason, 'kernel of LSTM');
+    assert.equal(decision(selections, 'lstm/recurrent_kernel').clusterable, true);
+    assert.equal(decision(selections, 'lstm/bias').clusterable, false);
+    assert.equal(decision(selections, 'sep/pointwise_kernel').clusterable, true);
+    assert.match(decision(selections, 'sep/depthwise_kernel').reason, /only pointwise_kernel of SeparableConv2D is clustered/);
+  });
+
+  it('looks through Bidirectional to the wrapped layer', () => {
+    const model = tf.sequential({
+      layers: [tf.layers.bidirectional({ inputShape: [5, 2], layer: tf.layers.simpleRNN({ units: 4 }) as tf.RNN })],
+    });
+    const kernels = selectWeights(model, 2).filter((selection) => selection.weightName.endsWith('/kernel'));
+    assert.equal(kernels.length, 2);
+    assert.ok(kernels.every((selection) => selection.clusterable));
+    assert.ok(kernels.every((selection) => selection.reason === 'kernel of SimpleRNN in Bidirectional'));
+  });
+
+  it('marks a frozen layer in its reason', () => {
+    const model = tf.sequential({ layers: [tf.layers.dense({ name: 'frozen', inputShape: [4], units: 4, trainable: false })] });
+    const kernel = decision(selectWeights(model, 2), 'frozen/kernel');
+    assert.equal(kernel.clusterable, true);
+    assert.match(kernel.reason, /frozen/);
+  });
+
+  it('turns clusterable selections into targets', () => {
+    const model = tf.sequential({ layers: [tf.layers.dense({ name: 'd', inputShape: [4], units: 4 })] });
+    const targets = clusterTargets(selectWeights(model, 3), 3);
+    assert.deepEqual(
+      targets.map((target) => ({ layer: target.layer.name, weightIndex: target.weightIndex, numberOfClusters: target.numberOfClusters })),
+      [{ layer: 'd', weightIndex: 0, numberOfClusters: 3 }],
+    );
+  });
+});
