@@ -23,6 +23,7 @@ export const ERROR_CODES = {
   ARTIFACT_NOT_FOUND: { status: 404, title: 'Artifact not found' },
   RANGE_NOT_SATISFIABLE: { status: 416, title: 'Range not satisfiable' },
   SERVICE_UNAVAILABLE: { status: 503, title: 'Service unavailable' },
+  BACKEND_UNAVAILABLE: { status: 503, title: 'TensorFlow.js backend unavailable' },
   JOB_CANCELED: { status: 409, title: 'Job canceled' },
   WORKER_CRASHED: { status: 500, title: 'Worker process crashed' },
   INTERNAL: { status: 500, title: 'Internal error' },

@@ -3,6 +3,7 @@
 // loads wins.
 import * as tf from '@tensorflow/tfjs';
 import { CentroidError } from '@centroid/contracts';
+import { registerFastCpuKernels } from './kernels/index.js';
 
 /**
  * Accepted values of `CENTROID_BACKEND`, in the order automatic selection tries them:
@@ -27,7 +28,7 @@ export interface SelectedBackend {
 
 /**
  * Loads and activates a backend. With `CENTROID_BACKEND` set in `env`, loads exactly that
- * one and raises SERVICE_UNAVAILABLE, naming the package, when it cannot load or the
+ * one and raises BACKEND_UNAVAILABLE, naming the package, when it cannot load or the
  * value is not one of {@link BACKEND_NAMES}. Without it, tries them in order.
  */
 export async function selectBackend(env: NodeJS.ProcessEnv = process.env): Promise<SelectedBackend> {
@@ -35,7 +36,7 @@ export async function selectBackend(env: NodeJS.ProcessEnv = process.env): Promi
   if (forced !== '') {
     if (!isBackendName(forced)) {
       throw new CentroidError(
-        'SERVICE_UNAVAILABLE',
+        'BACKEND_UNAVAILABLE',
         `CENTROID_BACKEND is '${forced}'; expected one of ${BACKEND_NAMES.join(', ')}, or unset to choose automatically`,
         { field: 'CENTROID_BACKEND' },
       );
@@ -44,7 +45,7 @@ export async function selectBackend(env: NodeJS.ProcessEnv = process.env): Promi
       return { name: forced, version: await loadBackend(forced), skipped: [] };
     } catch (error) {
       throw new CentroidError(
-        'SERVICE_UNAVAILABLE',
+        'BACKEND_UNAVAILABLE',
         `CENTROID_BACKEND is '${forced}', but ${describeBackend(forced)} failed to load: ${failureReason(error, forced)}`,
         { field: 'CENTROID_BACKEND' },
         { cause: error },
@@ -61,7 +62,7 @@ export async function selectBackend(env: NodeJS.ProcessEnv = process.env): Promi
     }
   }
   throw new CentroidError(
-    'SERVICE_UNAVAILABLE',
+    'BACKEND_UNAVAILABLE',
     `no TensorFlow.js backend could be loaded: ${skipped.map((entry) => `${entry.name}: ${entry.reason}`).join('; ')}`,
   );
 }
@@ -73,6 +74,8 @@ async function loadBackend(name: BackendName): Promise<string> {
       throw new Error('tf.setBackend("cpu") returned false');
     }
     await tf.ready();
+    // The stock convolution gradients of the pure-JavaScript backend are naive loops, about 30 times slower.
+    registerFastCpuKernels();
     return tf.version.tfjs;
   }
 

@@ -32,7 +32,7 @@ describe('backend selection', () => {
       selectBackend({ CENTROID_BACKEND: 'tensorflow' }),
       (error: unknown) =>
         error instanceof CentroidError &&
-        error.code === 'SERVICE_UNAVAILABLE' &&
+        error.code === 'BACKEND_UNAVAILABLE' &&
         error.location.field === 'CENTROID_BACKEND' &&
         /@tensorflow\/tfjs-node is not installed/.test(error.message),
     );
