@@ -47,6 +47,12 @@ export class ClusterQueue {
     );
   }
 
+  /** Reads the data of a job still in the queue, or returns null when BullMQ no longer has it. */
+  async getData(jobId: string): Promise<ClusterJobData | null> {
+    const job = await withRedis('read a queued job', () => this.queue.getJob(jobId));
+    return job === undefined ? null : ClusterJobDataSchema.parse(job.data);
+  }
+
   /** Counts jobs that are waiting or running. */
   async countPending(): Promise<number> {
     const counts = await withRedis('count queued jobs', () => this.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized'));

@@ -20,19 +20,20 @@ export interface UploadLimit {
 
 /**
  * Writes `source` to `destination`, which must not exist yet, and syncs it to disk. When the
- * content exceeds the limit, writing stops and the rest of `source` is read and discarded, so
- * a multipart parser can move on to the next part. Then the partial file is removed and
- * UPLOAD_TOO_LARGE is raised.
+ * content exceeds the limit or a write fails, writing stops and the rest of `source` is read
+ * and discarded, so a multipart parser can move on to the next part. Then the partial file is
+ * removed and UPLOAD_TOO_LARGE or the write error is raised.
  */
 export async function writeUpload(source: AsyncIterable<Uint8Array>, destination: string, limit: UploadLimit): Promise<WrittenFile> {
   const hash = createHash('sha256');
   const file = await open(destination, 'wx');
   let bytes = 0;
   let exceeded = false;
+  let writeError: unknown = null;
 
   try {
     for await (const chunk of source) {
-      if (exceeded) continue;
+      if (exceeded || writeError !== null) continue;
 
       bytes += chunk.byteLength;
       if (bytes > limit.maxBytes) {
@@ -41,9 +42,12 @@ export async function writeUpload(source: AsyncIterable<Uint8Array>, destination
       }
 
       hash.update(chunk);
-      await file.write(chunk);
+      // Raising inside the loop would destroy the source, which stalls a multipart parser.
+      await file.write(chunk).catch((error: unknown) => {
+        writeError = error;
+      });
     }
-    if (!exceeded) await file.sync();
+    if (!exceeded && writeError === null) await file.sync();
   } catch (error) {
     await file.close();
     await rm(destination, { force: true });
@@ -52,8 +56,9 @@ export async function writeUpload(source: AsyncIterable<Uint8Array>, destination
 
   await file.close();
 
+  if (writeError !== null || exceeded) await rm(destination, { force: true });
+  if (writeError !== null) throw writeError;
   if (exceeded) {
-    await rm(destination, { force: true });
     throw new CentroidError(
       'UPLOAD_TOO_LARGE',
       `Upload '${limit.filename}' in field '${limit.field}' is larger than the limit of ${limit.maxBytes} bytes.`,

@@ -10,20 +10,21 @@ describe('ClusterQueue', () => {
   let connection: Redis;
   let queue: ClusterQueue;
   let inspector: Queue;
+  let inspectorConnection: Redis;
 
   before(async () => {
     connection = createApiConnection(TEST_REDIS_URL);
     queue = new ClusterQueue({ connection, prefix });
-    inspector = new Queue('cluster', { connection: new Redis(TEST_REDIS_URL), prefix });
+    inspectorConnection = new Redis(TEST_REDIS_URL);
+    inspector = new Queue('cluster', { connection: inspectorConnection, prefix });
   });
 
   after(async () => {
     await queue.obliterate();
     await queue.close();
-    const redis = await inspector.client;
-    await deleteKeys(redis, prefix);
+    await deleteKeys(inspectorConnection, prefix);
     await inspector.close();
-    await redis.quit();
+    await inspectorConnection.quit();
     await connection.quit();
   });
 

@@ -1,0 +1,83 @@
+// The Fastify application: plugins, error handling and routes. It stays thin: it validates,
+// stores, enqueues and reads, and everything else happens in the worker.
+import fastifyMultipart from '@fastify/multipart';
+import { CentroidError } from '@centroid/contracts';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { RouteDependencies } from './dependencies.js';
+import { buildLoggerOptions } from './logger-options.js';
+import { inspectUploadedModel } from './model-check.js';
+import { handleError, sendProblem } from './problem-reply.js';
+import { REQUEST_ID_HEADER, generateRequestId } from './request-id.js';
+import { registerCancelJobRoute } from './routes/cancel-job.js';
+import { registerCreateJobRoute } from './routes/create-job.js';
+import { registerDownloadArtifactRoute } from './routes/download-artifact.js';
+import { registerHealthRoutes } from './routes/health.js';
+import { registerReadJobRoutes } from './routes/read-jobs.js';
+
+export const DEFAULT_MAX_MODEL_BYTES = 2 * 1024 ** 3;
+export const DEFAULT_MAX_DATASET_BYTES = 4 * 1024 ** 3;
+export const DEFAULT_MAX_PARAMS_BYTES = 64 * 1024;
+
+export interface AppOptions extends Omit<RouteDependencies, 'limits' | 'inspectModel' | 'publicUrl' | 'isShuttingDown'> {
+  limits?: {
+    /** @defaultValue 2 GiB */
+    maxModelBytes?: number;
+    /** @defaultValue 4 GiB */
+    maxDatasetBytes?: number;
+    /** @defaultValue 64 KiB */
+    maxParamsBytes?: number;
+  };
+  /** Check of an uploaded model before queuing. @defaultValue the HDF5 signature check */
+  inspectModel?: RouteDependencies['inspectModel'];
+  /** Base of absolute URLs in job resources. @defaultValue the scheme and host of each request */
+  publicUrl?: string;
+  /** @defaultValue a function that always returns false */
+  isShuttingDown?: () => boolean;
+  /** Fastify logger settings (pino options, optionally with a `stream`), or false for none. @defaultValue info level with redaction */
+  logger?: FastifyServerOptions['logger'];
+}
+
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const dependencies: RouteDependencies = {
+    ...options,
+    limits: {
+      maxModelBytes: options.limits?.maxModelBytes ?? DEFAULT_MAX_MODEL_BYTES,
+      maxDatasetBytes: options.limits?.maxDatasetBytes ?? DEFAULT_MAX_DATASET_BYTES,
+      maxParamsBytes: options.limits?.maxParamsBytes ?? DEFAULT_MAX_PARAMS_BYTES,
+    },
+    inspectModel: options.inspectModel ?? inspectUploadedModel,
+    publicUrl: options.publicUrl,
+    isShuttingDown: options.isShuttingDown ?? (() => false),
+  };
+
+  const app = Fastify({
+    logger: options.logger === undefined ? buildLoggerOptions() : options.logger,
+    genReqId: generateRequestId,
+    // Uploads of several gigabytes over slow links take long, so no overall request deadline.
+    requestTimeout: 0,
+  });
+
+  const { maxModelBytes, maxDatasetBytes, maxParamsBytes } = dependencies.limits;
+  await app.register(fastifyMultipart, {
+    // The upload writer enforces each file's own limit and reports it. This backstop is one
+    // byte above the larger limit, so the writer always detects the excess first.
+    limits: { fileSize: Math.max(maxModelBytes, maxDatasetBytes, maxParamsBytes) + 1, fieldSize: maxParamsBytes, parts: 10 },
+    throwFileSizeLimit: false,
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header(REQUEST_ID_HEADER, request.id);
+  });
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler((request, reply) => {
+    sendProblem(reply, new CentroidError('ROUTE_NOT_FOUND', `No route for ${request.method} ${request.url.split('?')[0]}.`));
+  });
+
+  registerHealthRoutes(app, dependencies);
+  registerCreateJobRoute(app, dependencies);
+  registerReadJobRoutes(app, dependencies);
+  registerCancelJobRoute(app, dependencies);
+  registerDownloadArtifactRoute(app, dependencies);
+
+  return app;
+}

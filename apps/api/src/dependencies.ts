@@ -1,0 +1,20 @@
+// Services and settings that the routes use, gathered in one object so that tests can build
+// the app around their own Redis prefix and data folder.
+import type { ArtifactStore, CancelSignal, ClusterQueue, JobStore } from '@centroid/jobs';
+import type { UploadLimits } from './job-submission.js';
+import type { ModelInspector } from './model-check.js';
+
+export interface RouteDependencies {
+  store: JobStore;
+  queue: Pick<ClusterQueue, 'add'>;
+  artifacts: ArtifactStore;
+  cancelSignal: Pick<CancelSignal, 'request'>;
+  /** Sends PING to Redis, for /readyz. */
+  pingRedis: () => Promise<unknown>;
+  limits: UploadLimits;
+  inspectModel: ModelInspector;
+  /** Base of the URLs in job resources, such as `https://centroid.example.com`, or undefined to use the request's host. */
+  publicUrl: string | undefined;
+  /** Returns true once the server is draining, so /readyz reports not ready. */
+  isShuttingDown: () => boolean;
+}

@@ -1,0 +1,6 @@
+export * from './app.js';
+export * from './byte-range.js';
+export * from './dependencies.js';
+export * from './job-submission.js';
+export * from './model-check.js';
+export * from './logger-options.js';

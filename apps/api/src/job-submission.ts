@@ -1,0 +1,166 @@
+// Reads the multipart body of `POST /v1/jobs`: the `params` part first, then the `model` file
+// and an optional `dataset` file, each streamed to disk. Every part is consumed even after a
+// rejection, so the response goes out only once the whole request has been read.
+import { CentroidError, JobParamsSchema, parseOrThrow, type JobParams } from '@centroid/contracts';
+import type { ArtifactStore, StoredUpload } from '@centroid/jobs';
+import type { Multipart } from '@fastify/multipart';
+import type { FastifyRequest } from 'fastify';
+
+export interface UploadLimits {
+  /** Maximum size of the model file, in bytes. */
+  maxModelBytes: number;
+  /** Maximum size of the dataset file, in bytes. */
+  maxDatasetBytes: number;
+  /** Maximum size of the params part, in bytes. */
+  maxParamsBytes: number;
+}
+
+export interface JobSubmission {
+  params: JobParams;
+  model: StoredUpload;
+  dataset: StoredUpload | null;
+}
+
+const PART_NAMES = ['params', 'model', 'dataset'];
+
+/**
+ * Reads the submission of job `jobId`, storing its files with `artifacts`. Raises a
+ * CentroidError for the first problem found. Files stored before the problem stay on disk,
+ * and the caller removes them.
+ */
+export async function readJobSubmission(
+  request: FastifyRequest,
+  jobId: string,
+  artifacts: ArtifactStore,
+  limits: UploadLimits,
+): Promise<JobSubmission> {
+  let params: JobParams | null = null;
+  let model: StoredUpload | null = null;
+  let dataset: StoredUpload | null = null;
+  let rejection: unknown = null;
+  let partIndex = 0;
+
+  const handlePart = async (part: Multipart): Promise<void> => {
+    const isFirst = partIndex++ === 0;
+    if (isFirst && part.fieldname !== 'params') {
+      throw new CentroidError(
+        'REQUEST_INVALID',
+        `The first multipart part must be 'params' (the job parameters as JSON), but '${part.fieldname}' came first. Send params before the files.`,
+        { field: 'params' },
+      );
+    }
+    if (!PART_NAMES.includes(part.fieldname)) {
+      throw new CentroidError('REQUEST_INVALID', `Unknown multipart part '${part.fieldname}': expected params, model and dataset.`, {
+        field: part.fieldname,
+      });
+    }
+
+    if (part.fieldname === 'params') {
+      if (params !== null) throw duplicatePart('params');
+      params = await readParams(part, limits.maxParamsBytes);
+      return;
+    }
+
+    if (part.type !== 'file') {
+      throw new CentroidError('REQUEST_INVALID', `Part '${part.fieldname}' must be a file upload, not a text field.`, {
+        field: part.fieldname,
+      });
+    }
+
+    const field = part.fieldname === 'model' ? 'model' : 'dataset';
+    if ((field === 'model' ? model : dataset) !== null) throw duplicatePart(field);
+
+    const maxBytes = field === 'model' ? limits.maxModelBytes : limits.maxDatasetBytes;
+    const stored = await artifacts.saveUpload({ jobId, field, filename: part.filename, source: part.file, maxBytes });
+    if (field === 'model') model = stored;
+    else dataset = stored;
+  };
+
+  try {
+    for await (const part of request.parts()) {
+      if (rejection === null) {
+        await handlePart(part).catch((error: unknown) => {
+          rejection = error;
+        });
+      }
+      await drainPart(part);
+    }
+  } catch (error) {
+    throw rejection ?? toMultipartError(error);
+  }
+
+  if (rejection !== null) throw rejection;
+  if (params === null) {
+    throw new CentroidError('REQUEST_INVALID', "Missing multipart part 'params' with the job parameters as JSON.", { field: 'params' });
+  }
+  if (model === null) {
+    throw new CentroidError('UPLOAD_MISSING', "Missing model file: send it as the multipart file part 'model'.", { field: 'model' });
+  }
+  return { params, model, dataset };
+}
+
+async function readParams(part: Multipart, maxBytes: number): Promise<JobParams> {
+  let value: unknown;
+
+  if (part.type === 'file') {
+    value = await readSmallFile(part.file, maxBytes);
+  } else {
+    if (part.valueTruncated) throw paramsTooLarge(maxBytes);
+    value = part.value;
+  }
+
+  // @fastify/multipart has already parsed a field sent with content type application/json.
+  if (typeof value === 'string') {
+    try {
+      value = JSON.parse(value);
+    } catch (error) {
+      throw new CentroidError('REQUEST_INVALID', `Part 'params' is not valid JSON: ${(error as Error).message}`, { field: 'params' });
+    }
+  }
+
+  return parseOrThrow(JobParamsSchema, value);
+}
+
+async function readSmallFile(stream: AsyncIterable<Buffer>, maxBytes: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  for await (const chunk of stream) {
+    bytes += chunk.length;
+    if (bytes <= maxBytes) chunks.push(chunk);
+  }
+  if (bytes > maxBytes) throw paramsTooLarge(maxBytes);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+// A file part must be read to its end before the parser delivers the next part.
+async function drainPart(part: Multipart): Promise<void> {
+  if (part.type !== 'file' || part.file.readableEnded || part.file.destroyed) return;
+  part.file.resume();
+  await new Promise<void>((resolve) => {
+    part.file.once('end', resolve);
+    part.file.once('close', resolve);
+  });
+}
+
+function duplicatePart(field: string): CentroidError {
+  return new CentroidError('REQUEST_INVALID', `Part '${field}' appears more than once. Send it once.`, { field });
+}
+
+function paramsTooLarge(maxBytes: number): CentroidError {
+  return new CentroidError('UPLOAD_TOO_LARGE', `Part 'params' is larger than the limit of ${maxBytes} bytes.`, { field: 'params' });
+}
+
+function toMultipartError(error: unknown): unknown {
+  const code = (error as { code?: unknown }).code;
+  if (error instanceof CentroidError) return error;
+  if (code === 'FST_INVALID_JSON_FIELD_ERROR') {
+    return new CentroidError('REQUEST_INVALID', "Part 'params' is not valid JSON.", { field: 'params' });
+  }
+  if (code === 'FST_PARTS_LIMIT' || code === 'FST_FILES_LIMIT' || code === 'FST_FIELDS_LIMIT') {
+    return new CentroidError('REQUEST_INVALID', 'Too many multipart parts: send params, model and at most one dataset.');
+  }
+  if (code === 'FST_INVALID_MULTIPART_CONTENT_TYPE') {
+    return new CentroidError('UPLOAD_NOT_MULTIPART', 'Expected a multipart/form-data body with the parts params, model and dataset.');
+  }
+  return new CentroidError('REQUEST_INVALID', `Invalid multipart body: ${(error as Error).message}`);
+}

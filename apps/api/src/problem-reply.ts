@@ -1,0 +1,43 @@
+// Every error response is application/problem+json carrying the product's error code and
+// the request id, whatever raised the error.
+import { CentroidError, ParamsError, toProblem, type Problem } from '@centroid/contracts';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+export function sendProblem(reply: FastifyReply, error: CentroidError, headers: Record<string, string> = {}): FastifyReply {
+  const issues = error instanceof ParamsError ? error.issues : undefined;
+  const problem: Problem = toProblem(error, reply.request.id, issues);
+  return reply.code(problem.status).headers(headers).type(PROBLEM_CONTENT_TYPE).send(problem);
+}
+
+// Errors from Fastify and its plugins carry a status code but none of the product's codes.
+const FRAMEWORK_CODES: Record<string, CentroidError['code']> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UPLOAD_NOT_MULTIPART',
+  FST_INVALID_MULTIPART_CONTENT_TYPE: 'UPLOAD_NOT_MULTIPART',
+  FST_REQ_FILE_TOO_LARGE: 'UPLOAD_TOO_LARGE',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'UPLOAD_TOO_LARGE',
+};
+
+/** Converts any error into a CentroidError, keeping the message only for client errors. */
+export function toCentroidError(error: unknown): CentroidError {
+  if (error instanceof CentroidError) return error;
+
+  const framework = error as Partial<FastifyError>;
+  const status = framework.statusCode ?? 500;
+  const mapped = framework.code === undefined ? undefined : FRAMEWORK_CODES[framework.code];
+  if (mapped !== undefined) return new CentroidError(mapped, framework.message ?? mapped);
+  if (status >= 400 && status < 500) return new CentroidError('REQUEST_INVALID', framework.message ?? 'Invalid request.');
+
+  return new CentroidError('INTERNAL', 'Internal error. The server log has the details under this request id.');
+}
+
+/** Fastify error handler: logs server errors with their cause and replies with a problem. */
+export function handleError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const centroidError = toCentroidError(error);
+
+  if (centroidError.status >= 500) request.log.error({ err: error, code: centroidError.code }, 'request failed');
+  else request.log.info({ code: centroidError.code, detail: centroidError.message }, 'request rejected');
+
+  return sendProblem(reply, centroidError);
+}

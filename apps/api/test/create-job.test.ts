@@ -1,0 +1,234 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Job, Problem } from '@centroid/contracts';
+import { JobStore, createApiConnection } from '@centroid/jobs';
+import { createApiFixture, type ApiFixture } from './api-fixture.js';
+import { buildMultipart, fakeHdf5, type PartSpec } from './multipart-body.js';
+
+function paramsPart(params: unknown): PartSpec {
+  return { name: 'params', content: JSON.stringify(params) };
+}
+
+function modelPart(content: Buffer = fakeHdf5(), filename = 'model.h5'): PartSpec {
+  return { name: 'model', filename, content };
+}
+
+describe('POST /v1/jobs', () => {
+  let fixture: ApiFixture;
+  const acceptedJobIds = new Set<string>();
+
+  before(async () => {
+    fixture = await createApiFixture();
+  });
+
+  after(() => fixture.close());
+
+  async function submit(parts: PartSpec[], headers: Record<string, string> = {}) {
+    const body = buildMultipart(parts);
+    const response = await fixture.app.inject({ method: 'POST', url: '/v1/jobs', payload: body.payload, headers: { ...body.headers, ...headers } });
+    if (response.statusCode === 202) acceptedJobIds.add(response.json<Job>().id);
+    return response;
+  }
+
+  /** Upload folders of jobs that were not accepted. */
+  async function strayUploadFolders(): Promise<string[]> {
+    const folders = await readdir(path.join(fixture.dataDir, 'uploads')).catch(() => []);
+    return folders.filter((folder) => !acceptedJobIds.has(folder));
+  }
+
+  async function assertProblem(
+    response: Awaited<ReturnType<typeof submit>>,
+    status: number,
+    code: string,
+    field?: string,
+  ): Promise<Problem> {
+    assert.equal(response.statusCode, status, response.body);
+    assert.match(String(response.headers['content-type']), /^application\/problem\+json/);
+    const problem = response.json<Problem>();
+    assert.equal(problem.code, code);
+    assert.equal(problem.status, status);
+    assert.equal(problem.request_id, response.headers['x-request-id']);
+    if (field !== undefined) assert.equal(problem.field, field);
+    assert.deepEqual(await strayUploadFolders(), [], 'rejected uploads are removed');
+    return problem;
+  }
+
+  it('accepts a valid submission', async () => {
+    const model = fakeHdf5(100);
+    const dataset = Buffer.from('PK fake npz');
+    const response = await submit([
+      paramsPart({ number_of_clusters: 16, cluster_centroids_init: 'LINEAR' }),
+      modelPart(model),
+      { name: 'dataset', filename: 'mnist.npz', content: dataset },
+    ]);
+
+    assert.equal(response.statusCode, 202, response.body);
+    const job = response.json<Job>();
+    assert.equal(response.headers.location, `/v1/jobs/${job.id}`);
+    assert.equal(job.status, 'queued');
+    assert.equal(job.done, false);
+    assert.equal(job.params.number_of_clusters, 16);
+    assert.equal(job.params.cluster_centroids_init, 'linear');
+    assert.equal(job.params.fine_tune.epochs, 1, 'defaults are filled in');
+    assert.deepEqual(job.inputs.model, { filename: 'model.h5', bytes: 100, sha256: createHash('sha256').update(model).digest('hex') });
+    assert.equal(job.inputs.dataset?.filename, 'mnist.npz');
+    assert.equal(job.inputs.dataset?.bytes, dataset.length);
+    assert.equal(job.urls.self, `http://localhost:80/v1/jobs/${job.id}`);
+
+    const stored = await fixture.store.get(job.id);
+    assert.equal(stored?.status, 'queued');
+
+    const queued = await fixture.queue.getData(job.id);
+    assert.equal(queued?.jobId, job.id);
+    assert.equal(queued?.model.path, path.join(fixture.dataDir, 'uploads', job.id, 'model.h5'));
+    assert.equal(queued?.dataset?.path, path.join(fixture.dataDir, 'uploads', job.id, 'dataset.npz'));
+    assert.deepEqual(await readdir(path.join(fixture.dataDir, 'uploads', job.id)), ['dataset.npz', 'model.h5']);
+  });
+
+  it('accepts a job without a dataset', async () => {
+    const response = await submit([paramsPart({ number_of_clusters: 8, fine_tune: { epochs: 3 } }), modelPart()]);
+    assert.equal(response.statusCode, 202, response.body);
+    assert.equal(response.json<Job>().inputs.dataset, null);
+  });
+
+  it('accepts params sent as a file', async () => {
+    const response = await submit([
+      { name: 'params', filename: 'params.json', contentType: 'application/json', content: JSON.stringify({ number_of_clusters: 4 }) },
+      modelPart(),
+    ]);
+    assert.equal(response.statusCode, 202, response.body);
+  });
+
+  it('accepts params with a JSON content type', async () => {
+    const response = await submit([
+      { name: 'params', contentType: 'application/json', content: JSON.stringify({ number_of_clusters: 4 }) },
+      modelPart(),
+    ]);
+    assert.equal(response.statusCode, 202, response.body);
+  });
+
+  it('rejects params after the model', async () => {
+    const response = await submit([modelPart(), paramsPart({ number_of_clusters: 8 })]);
+    const problem = await assertProblem(response, 400, 'REQUEST_INVALID', 'params');
+    assert.match(problem.detail, /must be 'params'/);
+  });
+
+  it('rejects a missing model', async () => {
+    const response = await submit([paramsPart({ number_of_clusters: 8 })]);
+    await assertProblem(response, 400, 'UPLOAD_MISSING', 'model');
+  });
+
+  it('rejects a missing params part', async () => {
+    const response = await submit([]);
+    await assertProblem(response, 400, 'REQUEST_INVALID', 'params');
+  });
+
+  it('rejects a model that is not HDF5', async () => {
+    const response = await submit([paramsPart({ number_of_clusters: 8 }), modelPart(Buffer.from('PK\u0003\u0004 a zip'), 'model.keras')]);
+    const problem = await assertProblem(response, 415, 'MODEL_FORMAT_UNSUPPORTED', 'model');
+    assert.equal(problem.file, 'model.keras');
+  });
+
+  it('rejects an empty model', async () => {
+    const response = await submit([paramsPart({ number_of_clusters: 8 }), modelPart(Buffer.alloc(0))]);
+    await assertProblem(response, 422, 'MODEL_INVALID', 'model');
+  });
+
+  for (const clusters of [1, 10 ** 7]) {
+    it(`rejects number_of_clusters ${clusters}`, async () => {
+      const response = await submit([paramsPart({ number_of_clusters: clusters }), modelPart()]);
+      const problem = await assertProblem(response, 422, 'PARAMS_INVALID', 'number_of_clusters');
+      assert.equal(problem.errors?.[0]?.field, 'number_of_clusters');
+    });
+  }
+
+  it('rejects an unknown initialisation', async () => {
+    const response = await submit([paramsPart({ number_of_clusters: 8, cluster_centroids_init: 'magic' }), modelPart()]);
+    await assertProblem(response, 422, 'PARAMS_INVALID', 'cluster_centroids_init');
+  });
+
+  it('rejects an unknown field', async () => {
+    const response = await submit([paramsPart({ number_of_clusters: 8, colour: 'blue' }), modelPart()]);
+    const problem = await assertProblem(response, 422, 'PARAMS_INVALID', 'colour');
+    assert.match(problem.errors?.[0]?.message ?? '', /unknown field 'colour'/);
+  });
+
+  it('lists every field at fault', async () => {
+    const response = await submit([paramsPart({ number_of_clusters: 0, fine_tune: { batch_size: 0 } }), modelPart()]);
+    const problem = await assertProblem(response, 422, 'PARAMS_INVALID');
+    assert.deepEqual(problem.errors?.map((issue) => issue.field).sort(), ['fine_tune.batch_size', 'number_of_clusters']);
+  });
+
+  it('rejects params that are not JSON', async () => {
+    const response = await submit([{ name: 'params', content: '{number_of_clusters: 8' }, modelPart()]);
+    await assertProblem(response, 400, 'REQUEST_INVALID', 'params');
+  });
+
+  it('rejects an oversized model', async () => {
+    const response = await submit([paramsPart({ number_of_clusters: 8 }), modelPart(fakeHdf5(4097))]);
+    const problem = await assertProblem(response, 413, 'UPLOAD_TOO_LARGE', 'model');
+    assert.match(problem.detail, /4096 bytes/);
+  });
+
+  it('rejects an oversized dataset', async () => {
+    const response = await submit([
+      paramsPart({ number_of_clusters: 8 }),
+      modelPart(),
+      { name: 'dataset', filename: 'big.npz', content: Buffer.alloc(8193) },
+    ]);
+    await assertProblem(response, 413, 'UPLOAD_TOO_LARGE', 'dataset');
+  });
+
+  it('rejects an unknown part', async () => {
+    const response = await submit([paramsPart({ number_of_clusters: 8 }), modelPart(), { name: 'labels', filename: 'l.bin', content: 'x' }]);
+    await assertProblem(response, 400, 'REQUEST_INVALID', 'labels');
+  });
+
+  it('rejects a second model', async () => {
+    const response = await submit([paramsPart({ number_of_clusters: 8 }), modelPart(), modelPart()]);
+    await assertProblem(response, 400, 'REQUEST_INVALID', 'model');
+  });
+
+  it('rejects a model sent as text', async () => {
+    const response = await submit([paramsPart({ number_of_clusters: 8 }), { name: 'model', content: 'not a file' }]);
+    await assertProblem(response, 400, 'REQUEST_INVALID', 'model');
+  });
+
+  it('rejects a body that is not multipart', async () => {
+    const response = await fixture.app.inject({ method: 'POST', url: '/v1/jobs', payload: { number_of_clusters: 8 } });
+    await assertProblem(response, 415, 'UPLOAD_NOT_MULTIPART');
+  });
+
+  it('builds URLs on the public URL', async () => {
+    const publicFixture = await createApiFixture({ publicUrl: 'https://centroid.example.com/' });
+    try {
+      const body = buildMultipart([paramsPart({ number_of_clusters: 8 }), modelPart()]);
+      const response = await publicFixture.app.inject({ method: 'POST', url: '/v1/jobs', payload: body.payload, headers: body.headers });
+      const job = response.json<Job>();
+      assert.equal(job.urls.self, `https://centroid.example.com/v1/jobs/${job.id}`);
+      assert.equal(job.urls.artifacts, `https://centroid.example.com/v1/jobs/${job.id}/artifacts`);
+    } finally {
+      await publicFixture.close();
+    }
+  });
+
+  it('returns 503 when Redis is down', async () => {
+    // Port 1 on the loopback interface has no listener, so every Redis command fails at once.
+    const unreachable = createApiConnection('redis://127.0.0.1:1');
+    unreachable.on('error', () => undefined);
+    const offline = await createApiFixture({ store: new JobStore({ connection: unreachable, prefix: 'unused' }) });
+    try {
+      const body = buildMultipart([paramsPart({ number_of_clusters: 8 }), modelPart()]);
+      const response = await offline.app.inject({ method: 'POST', url: '/v1/jobs', payload: body.payload, headers: body.headers });
+      assert.equal(response.statusCode, 503, response.body);
+      assert.equal(response.json<Problem>().code, 'SERVICE_UNAVAILABLE');
+      assert.deepEqual(await readdir(path.join(offline.dataDir, 'uploads')), []);
+    } finally {
+      unreachable.disconnect();
+      await offline.close();
+    }
+  });
+});

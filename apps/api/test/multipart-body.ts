@@ -1,0 +1,39 @@
+// Builds multipart/form-data bodies by hand, so tests control the order of parts and can
+// send malformed requests that a FormData encoder would not produce.
+import { randomBytes } from 'node:crypto';
+
+export interface PartSpec {
+  name: string;
+  /** Present for file parts. */
+  filename?: string;
+  contentType?: string;
+  content: string | Buffer;
+}
+
+export function buildMultipart(parts: PartSpec[]): { payload: Buffer; headers: Record<string, string> } {
+  const boundary = `----centroid-test-${randomBytes(8).toString('hex')}`;
+  const chunks: Buffer[] = [];
+
+  for (const part of parts) {
+    const disposition =
+      part.filename === undefined
+        ? `form-data; name="${part.name}"`
+        : `form-data; name="${part.name}"; filename="${part.filename}"`;
+    const contentType = part.contentType ?? (part.filename === undefined ? undefined : 'application/octet-stream');
+    const head = [`--${boundary}`, `Content-Disposition: ${disposition}`, ...(contentType === undefined ? [] : [`Content-Type: ${contentType}`])];
+
+    chunks.push(Buffer.from(`${head.join('\r\n')}\r\n\r\n`));
+    chunks.push(typeof part.content === 'string' ? Buffer.from(part.content) : part.content);
+    chunks.push(Buffer.from('\r\n'));
+  }
+  chunks.push(Buffer.from(`--${boundary}--\r\n`));
+
+  return { payload: Buffer.concat(chunks), headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } };
+}
+
+/** Bytes that pass the HDF5 signature check: the signature followed by `size - 8` bytes of padding. */
+export function fakeHdf5(size = 64): Buffer {
+  const content = Buffer.alloc(size, 0);
+  Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]).copy(content);
+  return content;
+}
