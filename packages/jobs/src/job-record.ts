@@ -42,3 +42,15 @@ export function buildQueuedJob(input: NewJob): Job {
     urls: { self: jobPath(input.id), artifacts: `${jobPath(input.id)}/artifacts` },
   };
 }
+
+/** Returns a copy of the job whose path URLs are prefixed with `baseUrl`. Absolute URLs stay as they are. */
+export function withAbsoluteUrls(job: Job, baseUrl: string): Job {
+  const base = baseUrl.replace(/\/+$/, '');
+  const absolute = (url: string): string => (url.startsWith('/') ? `${base}${url}` : url);
+
+  return {
+    ...job,
+    urls: { self: absolute(job.urls.self), artifacts: absolute(job.urls.artifacts) },
+    artifacts: job.artifacts.map((artifact) => ({ ...artifact, url: absolute(artifact.url) })),
+  };
+}

@@ -3,6 +3,9 @@
 import { CentroidError } from '@centroid/contracts';
 import { Redis, ReplyError } from 'ioredis';
 
+/** An ioredis connection, re-exported so that packages using the job store need no ioredis dependency. */
+export type RedisConnection = Redis;
+
 /** Redis URL used when none is configured. */
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 

@@ -1,0 +1,33 @@
+// Starts a worker from environment variables (see config.ts) and stops it on SIGTERM or
+// SIGINT, giving running jobs until CENTROID_SHUTDOWN_DEADLINE_MS to finish.
+import { pino } from 'pino';
+import { readWorkerConfig } from './config.js';
+import { startWorker } from './start-worker.js';
+
+async function main(): Promise<void> {
+  const config = readWorkerConfig(process.env);
+  const log = pino({ level: config.logLevel });
+
+  if (config.webhookSecret === undefined) log.warn('CENTROID_WEBHOOK_SECRET is not set, so jobs with a webhook URL record that none was sent');
+  if (config.allowPrivateWebhooks === true) log.warn('CENTROID_WEBHOOK_ALLOW_PRIVATE=1: webhooks may reach loopback and private addresses');
+
+  const worker = await startWorker({ ...config, logger: log });
+
+  const shutdown = (signal: string): void => {
+    log.info({ signal }, 'shutdown requested');
+    worker.close(config.shutdownDeadlineMs).then(
+      () => process.exit(0),
+      (error: unknown) => {
+        log.error({ err: error }, 'worker did not stop cleanly');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

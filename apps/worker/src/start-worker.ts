@@ -1,0 +1,143 @@
+// Builds and starts a worker: a BullMQ Worker on the cluster queue whose processor runs each
+// job's pipeline in a child process, plus the cancellation watcher and the webhook sender.
+import { ClusterJobDataSchema, type ClusterJobData } from '@centroid/contracts';
+import {
+  ArtifactStore,
+  CLUSTER_QUEUE_NAME,
+  CancelSignal,
+  JobStore,
+  createWorkerConnection,
+  DEFAULT_REDIS_URL,
+  type RedisConnection,
+} from '@centroid/jobs';
+import { Worker } from 'bullmq';
+import { pino, type Logger } from 'pino';
+import { CancelWatcher } from './cancel-watcher.js';
+import { ClusterJobProcessor } from './cluster-job-processor.js';
+import { WebhookSender, type WebhookSenderOptions } from './webhook-sender.js';
+
+export interface WorkerOptions {
+  /** @defaultValue redis://127.0.0.1:6379 */
+  redisUrl?: string;
+  /** Prefix of the job records and of the BullMQ keys. @defaultValue `centroid` */
+  prefix?: string;
+  /** @defaultValue `cluster` */
+  queueName?: string;
+  /** Root folder of the artifact store. @defaultValue `.data` under the working directory */
+  dataDir?: string;
+  /** Jobs run at once, one pipeline child each. @defaultValue 1 */
+  concurrency?: number;
+  /** Module that exports runPipeline. @defaultValue `@centroid/pipeline` */
+  pipelineModule?: string;
+  /** Webhook signing secret `whsec_<base64>`. Without one, jobs record that no webhook was sent. */
+  webhookSecret?: string;
+  /** Allows webhook receivers on loopback and private addresses, for tests and demos. @defaultValue false */
+  allowPrivateWebhooks?: boolean;
+  /** Base of absolute URLs in webhook payloads. @defaultValue none, so URLs stay paths */
+  publicUrl?: string;
+  /** Minimum time between progress writes within one stage, in milliseconds. @defaultValue 250 */
+  progressIntervalMs?: number;
+  /** Interval of the cancellation flag poll, in milliseconds. @defaultValue 1000 */
+  cancelPollIntervalMs?: number;
+  webhookDelivery?: WebhookSenderOptions['delivery'];
+  /** @defaultValue a pino logger at info level */
+  logger?: Logger;
+}
+
+export interface RunningWorker {
+  /**
+   * Stops taking jobs and waits up to `deadlineMs` for the running ones. Past the deadline their
+   * pipelines are killed and the jobs marked failed (WORKER_CRASHED). Webhook deliveries get
+   * the same deadline again.
+   */
+  close(deadlineMs?: number): Promise<void>;
+}
+
+export const DEFAULT_SHUTDOWN_DEADLINE_MS = 25_000;
+
+export async function startWorker(options: WorkerOptions = {}): Promise<RunningWorker> {
+  const log = options.logger ?? pino({ level: 'info' });
+  const prefix = options.prefix ?? 'centroid';
+  const queueName = options.queueName ?? CLUSTER_QUEUE_NAME;
+
+  const connection = createWorkerConnection(options.redisUrl ?? DEFAULT_REDIS_URL);
+  const subscriber = connection.duplicate();
+  logConnectionErrors(connection, log);
+  logConnectionErrors(subscriber, log);
+  const store = new JobStore({ connection, prefix });
+  const cancelSignal = new CancelSignal({ connection, prefix });
+  const cancelWatcher = new CancelWatcher(cancelSignal, subscriber, options.cancelPollIntervalMs ?? 1000, log);
+  const webhooks = new WebhookSender({
+    store,
+    secret: options.webhookSecret,
+    allowPrivateAddresses: options.allowPrivateWebhooks ?? false,
+    ...(options.publicUrl === undefined ? {} : { publicUrl: options.publicUrl }),
+    ...(options.webhookDelivery === undefined ? {} : { delivery: options.webhookDelivery }),
+    log,
+  });
+  const processor = new ClusterJobProcessor({
+    store,
+    artifacts: new ArtifactStore(options.dataDir === undefined ? {} : { root: options.dataDir }),
+    cancelSignal,
+    cancelWatcher,
+    webhooks,
+    ...(options.pipelineModule === undefined ? {} : { pipelineModule: options.pipelineModule }),
+    ...(options.progressIntervalMs === undefined ? {} : { progressIntervalMs: options.progressIntervalMs }),
+    log,
+  });
+
+  await cancelWatcher.start();
+
+  const worker = new Worker<ClusterJobData>(queueName, (job) => processor.process(ClusterJobDataSchema.parse(job.data)), {
+    connection,
+    prefix,
+    concurrency: options.concurrency ?? 1,
+  });
+  worker.on('failed', (job, error) => log.error({ err: error, jobId: job?.id }, 'queue job failed outside the pipeline'));
+  worker.on('error', (error) => log.error({ err: error }, 'worker error'));
+  await worker.waitUntilReady();
+  log.info({ queue: queueName, prefix, concurrency: options.concurrency ?? 1, pipelineModule: options.pipelineModule ?? '@centroid/pipeline' }, 'worker started');
+
+  let closing: Promise<void> | null = null;
+  const close = async (deadlineMs: number): Promise<void> => {
+    log.info({ deadlineMs }, 'worker stopping');
+    const closed = worker.close();
+    const timedOut = await Promise.race([closed.then(() => false), delay(deadlineMs).then(() => true)]);
+
+    if (timedOut) {
+      log.warn('running jobs did not finish before the shutdown deadline, so their pipelines are killed');
+      processor.abortAll();
+      await closed;
+    }
+
+    await webhooks.close(deadlineMs);
+    await cancelWatcher.close();
+    await subscriber.quit();
+    await connection.quit();
+    log.info('worker stopped');
+  };
+
+  return {
+    close: (deadlineMs = DEFAULT_SHUTDOWN_DEADLINE_MS) => {
+      closing ??= close(deadlineMs);
+      return closing;
+    },
+  };
+}
+
+const CONNECTION_ERROR_LOG_INTERVAL_MS = 30_000;
+
+// ioredis emits an error on every reconnection attempt, so one line per interval is enough.
+// Commands wait for the connection to come back, so no job is lost meanwhile.
+function logConnectionErrors(connection: RedisConnection, log: Logger): void {
+  let lastLoggedAt = 0;
+  connection.on('error', (error: Error) => {
+    if (Date.now() - lastLoggedAt < CONNECTION_ERROR_LOG_INTERVAL_MS) return;
+    lastLoggedAt = Date.now();
+    log.warn({ err: error }, 'Redis connection failed, so the worker waits for it to come back');
+  });
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
