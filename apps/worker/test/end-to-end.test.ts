@@ -1,0 +1,245 @@
+// The whole service over real HTTP on 127.0.0.1 with real Redis: the API, the worker with the
+// fixture pipeline, the typed client and a local webhook receiver.
+import assert from 'node:assert/strict';
+import { createHash, randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { buildApp } from '@centroid/api';
+import { CentroidApiError, CentroidClient } from '@centroid/client';
+import { WebhookPayloadSchema, type Job, type WebhookPayload } from '@centroid/contracts';
+import { ArtifactStore, CancelSignal, ClusterQueue, JobStore, createApiConnection, type RedisConnection } from '@centroid/jobs';
+import { generateWebhookSecret, verifyWebhook } from '@centroid/webhooks';
+import { pino } from 'pino';
+import { startWorker, type RunningWorker } from '../src/index.js';
+import { FIXTURE_PIPELINE, TEST_REDIS_URL } from './worker-fixture.js';
+
+const HDF5_SIGNATURE = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+interface ReceivedWebhook {
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** Records every POST it receives and returns 204. */
+class WebhookReceiver {
+  readonly received: ReceivedWebhook[] = [];
+  private readonly server = http.createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      this.received.push({ headers: request.headers as Record<string, string>, body: Buffer.concat(chunks).toString('utf8') });
+      response.writeHead(204).end();
+    });
+  });
+
+  async start(): Promise<string> {
+    this.server.listen(0, '127.0.0.1');
+    await once(this.server, 'listening');
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/hooks/centroid`;
+  }
+
+  async waitFor(jobId: string, timeoutMs = 10_000): Promise<ReceivedWebhook> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const match = this.received.find((webhook) => webhook.body.includes(jobId));
+      if (match !== undefined) return match;
+      if (Date.now() > deadline) throw new Error(`no webhook for job ${jobId} within ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    this.server.close();
+    await once(this.server, 'close');
+  }
+}
+
+function sha256(content: Buffer): string {
+  return createHash('sha256').update(content).digest('hex');
+}
+
+describe('end to end', () => {
+  const prefix = `centroid-test-${randomUUID()}`;
+  const secret = generateWebhookSecret();
+  const receiver = new WebhookReceiver();
+  let receiverUrl: string;
+  let dataDir: string;
+  let filesDir: string;
+  let redis: RedisConnection;
+  let queue: ClusterQueue;
+  let app: Awaited<ReturnType<typeof buildApp>>;
+  let worker: RunningWorker;
+  let client: CentroidClient;
+  let baseUrl: string;
+
+  before(async () => {
+    receiverUrl = await receiver.start();
+    dataDir = await mkdtemp(path.join(tmpdir(), 'centroid-e2e-data-'));
+    filesDir = await mkdtemp(path.join(tmpdir(), 'centroid-e2e-files-'));
+
+    redis = createApiConnection(TEST_REDIS_URL);
+    if (redis.status !== 'ready') await once(redis, 'ready');
+    queue = new ClusterQueue({ connection: redis, prefix });
+
+    app = await buildApp({
+      store: new JobStore({ connection: redis, prefix }),
+      queue,
+      artifacts: new ArtifactStore({ root: dataDir }),
+      cancelSignal: new CancelSignal({ connection: redis, prefix }),
+      pingRedis: () => redis.ping(),
+      logger: false,
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    baseUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+
+    worker = await startWorker({
+      redisUrl: TEST_REDIS_URL,
+      prefix,
+      dataDir,
+      pipelineModule: FIXTURE_PIPELINE,
+      webhookSecret: secret,
+      allowPrivateWebhooks: true,
+      publicUrl: baseUrl,
+      progressIntervalMs: 50,
+      cancelPollIntervalMs: 200,
+      webhookDelivery: { backoff: { initialDelayMs: 50, maxDelayMs: 200 }, timeoutMs: 2000 },
+      logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    });
+
+    client = new CentroidClient({ baseUrl });
+  });
+
+  after(async () => {
+    await worker.close(5000);
+    await app.close();
+    await queue.obliterate();
+    await queue.close();
+
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
+      if (keys.length > 0) await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+    await redis.quit();
+
+    await receiver.stop();
+    await rm(dataDir, { recursive: true, force: true });
+    await rm(filesDir, { recursive: true, force: true });
+  });
+
+  async function writeModel(filename: string): Promise<string> {
+    const modelPath = path.join(filesDir, filename);
+    await writeFile(modelPath, Buffer.concat([HDF5_SIGNATURE, Buffer.from(`weights of ${filename}`)]));
+    return modelPath;
+  }
+
+  it('runs a job from upload to signed webhook', async () => {
+    const modelPath = await writeModel('slow-model.h5');
+    const submitted = await client.submitJob({
+      params: { number_of_clusters: 16, fine_tune: { epochs: 2 }, webhook: { url: receiverUrl } },
+      modelPath,
+    });
+    assert.equal(submitted.status, 'queued');
+    assert.equal(submitted.urls.self, `${baseUrl}/v1/jobs/${submitted.id}`);
+
+    const updates: Job[] = [];
+    const done = await client.waitForJob(submitted.id, { intervalMs: 50, timeoutMs: 30_000, onUpdate: (job) => updates.push(job) });
+    assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
+    assert.ok(updates.some((job) => job.progress?.stage === 'fine_tuning' && job.progress.epoch !== null), 'fine-tuning progress was visible');
+
+    assert.deepEqual(done.artifacts.map((artifact) => artifact.name), ['model.h5', 'model.h5.gz', 'metrics.json']);
+    for (const artifact of done.artifacts) {
+      assert.equal(artifact.url, `${baseUrl}/v1/jobs/${done.id}/artifacts/${artifact.name}`);
+      const downloaded = await client.downloadArtifact(done.id, artifact.name, path.join(filesDir, `${done.id}-${artifact.name}`));
+      const content = await readFile(downloaded.path);
+      assert.equal(downloaded.sha256, artifact.sha256, artifact.name);
+      assert.equal(sha256(content), artifact.sha256, artifact.name);
+      assert.equal(content.length, artifact.bytes, artifact.name);
+    }
+
+    const webhook = await receiver.waitFor(done.id);
+    const payload: WebhookPayload = WebhookPayloadSchema.parse(verifyWebhook(secret, webhook.headers, webhook.body));
+    assert.equal(payload.type, 'job.succeeded');
+    assert.equal(payload.data.id, done.id);
+    assert.equal(payload.data.artifacts[0]?.url, `${baseUrl}/v1/jobs/${done.id}/artifacts/model.h5`);
+    assert.equal(webhook.headers['webhook-id'], `msg_${done.id}`);
+
+    const recorded = await waitForJob(client, done.id, (job) => (job.webhook?.attempts.length ?? 0) > 0);
+    assert.equal(recorded.webhook?.delivered, true);
+    assert.equal(recorded.webhook?.attempts.length, 1);
+    assert.equal(recorded.webhook?.attempts[0]?.status, 204);
+  });
+
+  it('serves a byte range over HTTP', async () => {
+    const modelPath = await writeModel('ranged.h5');
+    const job = await client.waitForJob((await client.submitJob({ params: { number_of_clusters: 4 }, modelPath })).id, { intervalMs: 50 });
+    const full = await readFile(path.join(dataDir, 'artifacts', job.id, 'model.h5'));
+
+    const response = await fetch(`${baseUrl}/v1/jobs/${job.id}/artifacts/model.h5`, { headers: { range: 'bytes=0-7' } });
+    assert.equal(response.status, 206);
+    assert.equal(response.headers.get('content-range'), `bytes 0-7/${full.length}`);
+    assert.deepEqual(Buffer.from(await response.arrayBuffer()), full.subarray(0, 8));
+  });
+
+  it('cancels a running job over HTTP', async () => {
+    const modelPath = await writeModel('slow-cancel.h5');
+    const submitted = await client.submitJob({
+      params: { number_of_clusters: 8, fine_tune: { epochs: 200 }, webhook: { url: receiverUrl } },
+      modelPath,
+    });
+    await waitForJob(client, submitted.id, (job) => job.progress?.stage === 'fine_tuning');
+
+    const requested = await client.cancelJob(submitted.id);
+    assert.equal(requested.status, 'running', 'the worker, not the API, marks a running job canceled');
+
+    const done = await client.waitForJob(submitted.id, { intervalMs: 50, timeoutMs: 10_000 });
+    assert.equal(done.status, 'canceled');
+    assert.deepEqual(done.artifacts, []);
+
+    const webhook = await receiver.waitFor(done.id);
+    const payload = WebhookPayloadSchema.parse(verifyWebhook(secret, webhook.headers, webhook.body));
+    assert.equal(payload.type, 'job.canceled');
+
+    const again = await client.cancelJob(submitted.id);
+    assert.equal(again.status, 'canceled');
+  });
+
+  it('reports a rejected upload as a typed error', async () => {
+    const notAModel = path.join(filesDir, 'notes.txt');
+    await writeFile(notAModel, 'plain text');
+
+    await assert.rejects(client.submitJob({ params: { number_of_clusters: 8 }, modelPath: notAModel }), (error: unknown) => {
+      assert.ok(error instanceof CentroidApiError);
+      assert.equal(error.code, 'MODEL_FORMAT_UNSUPPORTED');
+      assert.equal(error.status, 415);
+      assert.equal(error.problem.file, 'notes.txt');
+      return true;
+    });
+
+    await assert.rejects(client.submitJob({ params: { number_of_clusters: 1 }, modelPath: await writeModel('m.h5') }), (error: unknown) => {
+      assert.ok(error instanceof CentroidApiError);
+      assert.equal(error.code, 'PARAMS_INVALID');
+      assert.equal(error.problem.errors?.[0]?.field, 'number_of_clusters');
+      return true;
+    });
+
+    await assert.rejects(client.getJob('00000000000000000000000000'), (error: unknown) => error instanceof CentroidApiError && error.code === 'JOB_NOT_FOUND');
+  });
+});
+
+async function waitForJob(client: CentroidClient, jobId: string, until: (job: Job) => boolean, timeoutMs = 10_000): Promise<Job> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const job = await client.getJob(jobId);
+    if (until(job)) return job;
+    if (Date.now() > deadline) throw new Error(`job ${jobId} did not reach the expected state within ${timeoutMs} ms: ${job.status}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
