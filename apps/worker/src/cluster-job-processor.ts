@@ -103,8 +103,8 @@ export class ClusterJobProcessor {
         },
         ...(this.options.pipelineModule === undefined ? {} : { pipelineModule: this.options.pipelineModule }),
         onProgress: (update) => progress.push(update),
-        onLog: (level, message, fields) => log[level]({ ...fields, source: 'pipeline' }, message),
-        onOutput: (stream, line) => log.debug({ stream, source: 'pipeline' }, line),
+        onLog: (level, message, fields) => log[level]({ stage: progress.stage, ...fields, source: 'pipeline' }, message),
+        onOutput: (stream, line) => log.debug({ stage: progress.stage, stream, source: 'pipeline' }, line),
         signal: controller.signal,
       });
       await progress.flush();

@@ -19,6 +19,11 @@ export class ProgressWriter {
     private readonly log: Logger,
   ) {}
 
+  /** Stage of the latest progress, or null before the first one. */
+  get stage(): Progress['stage'] | null {
+    return this.lastStage;
+  }
+
   push(progress: Progress): void {
     this.pending = progress;
 
