@@ -1,1 +1,3 @@
 export * from './types.js';
+export { runPipeline } from './run-pipeline.js';
+export { prepareDataset, type DatasetArray, type PreparedDataset } from './prepare-dataset.js';

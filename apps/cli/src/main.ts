@@ -1,0 +1,57 @@
+#!/usr/bin/env node
+// Entry point of the `centroid` command.
+import { isCentroidError, ParamsError } from '@centroid/contracts';
+import { UsageError } from './arguments.js';
+import { RUN_USAGE, runCommand } from './run-command.js';
+import { DEMO_USAGE, demoCommand } from './demo-command.js';
+
+const USAGE = `Usage: centroid COMMAND [options]
+
+Commands:
+  run MODEL.h5 ...   cluster a model in-process on local files (no server needed)
+  demo               start Redis, the API and a worker, and cluster the bundled MNIST model
+
+Run 'centroid COMMAND --help' for the options of a command.
+`;
+
+const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; usage: string }> = {
+  run: { run: runCommand, usage: RUN_USAGE },
+  demo: { run: demoCommand, usage: DEMO_USAGE },
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(USAGE);
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  if (command === undefined) {
+    process.stderr.write(`error: unknown command '${name}'\n\n${USAGE}`);
+    return 2;
+  }
+
+  try {
+    return await command.run(rest);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`error: ${error.message}\n\n${error.usage}`);
+      return 2;
+    }
+    if ((error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`error: ${(error as Error).message}\n\n${command.usage}`);
+      return 2;
+    }
+    if (error instanceof ParamsError) {
+      process.stderr.write(`error PARAMS_INVALID:\n${error.issues.map((i) => `  ${i.field}: ${i.message}`).join('\n')}\n`);
+      return 1;
+    }
+    if (isCentroidError(error)) {
+      process.stderr.write(`error ${error.code}: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

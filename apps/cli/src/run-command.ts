@@ -1,0 +1,125 @@
+// `centroid run MODEL`: the pipeline in-process on local files, with no Redis and no HTTP.
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { JobParamsSchema, parseOrThrow, type JobParamsInput } from '@centroid/contracts';
+import { runPipeline } from '@centroid/pipeline';
+import { createProgressReporter } from './progress-reporter.js';
+import { formatSummary } from './summary.js';
+import { UsageError, readParamsFile, toNumber } from './arguments.js';
+
+export const RUN_USAGE = `Usage: centroid run MODEL.h5 --number-of-clusters N [options]
+
+Clusters a Keras model in-process and writes the clustered model and its metrics.
+
+Options:
+  --data FILE                     NPZ dataset to fine-tune and evaluate on (optional)
+  --number-of-clusters N          shared values per clustered tensor, 2 to 65536
+  --cluster-centroids-init NAME   linear | random | density_based | kmeans_plus_plus (default)
+  --epochs N                      fine-tuning epochs (default 1; 0 skips fine-tuning)
+  --batch-size N                  samples per step (default 32)
+  --learning-rate X               Adam learning rate (default 1e-5)
+  --validation-split X            fraction held out for validation (default 0)
+  --seed N                        seed for initialisation and shuffling (default 0)
+  --max-train-samples N           fine-tune on the first N training samples only
+  --input-scale X                 factor applied to inputs, such as 0.00392156862745098 for bytes
+  --x-train, --y-train, --x-test, --y-test NAME
+                                  array names inside the NPZ (defaults: x_train, ...)
+  --params FILE                   job parameters as JSON; the options above override it
+  --out FILE                      clustered model (default: MODEL-clustered.h5 in this folder)
+  --result FILE                   metrics as JSON (the job resource's metrics object)
+`;
+
+/** Runs `centroid run` and returns the process exit code. */
+export async function runCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      data: { type: 'string' },
+      'number-of-clusters': { type: 'string' },
+      'cluster-centroids-init': { type: 'string' },
+      epochs: { type: 'string' },
+      'batch-size': { type: 'string' },
+      'learning-rate': { type: 'string' },
+      'validation-split': { type: 'string' },
+      seed: { type: 'string' },
+      'max-train-samples': { type: 'string' },
+      'input-scale': { type: 'string' },
+      'x-train': { type: 'string' },
+      'y-train': { type: 'string' },
+      'x-test': { type: 'string' },
+      'y-test': { type: 'string' },
+      params: { type: 'string' },
+      out: { type: 'string' },
+      result: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(RUN_USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UsageError(`expected one MODEL file, found ${positionals.length}`, RUN_USAGE);
+  const modelPath = path.resolve(positionals[0]!);
+
+  const base: Record<string, unknown> = values.params === undefined ? {} : await readParamsFile(values.params);
+  const fineTune = { ...(base.fine_tune as Record<string, unknown> | undefined) };
+  const dataset = { ...(base.dataset as Record<string, unknown> | undefined) };
+  const setIf = (target: Record<string, unknown>, key: string, value: unknown) => {
+    if (value !== undefined) target[key] = value;
+  };
+  setIf(base, 'number_of_clusters', toNumber(values['number-of-clusters'], '--number-of-clusters'));
+  setIf(base, 'cluster_centroids_init', values['cluster-centroids-init']);
+  setIf(fineTune, 'epochs', toNumber(values.epochs, '--epochs'));
+  setIf(fineTune, 'batch_size', toNumber(values['batch-size'], '--batch-size'));
+  setIf(fineTune, 'learning_rate', toNumber(values['learning-rate'], '--learning-rate'));
+  setIf(fineTune, 'validation_split', toNumber(values['validation-split'], '--validation-split'));
+  setIf(fineTune, 'seed', toNumber(values.seed, '--seed'));
+  setIf(fineTune, 'max_train_samples', toNumber(values['max-train-samples'], '--max-train-samples'));
+  setIf(dataset, 'input_scale', toNumber(values['input-scale'], '--input-scale'));
+  for (const key of ['x_train', 'y_train', 'x_test', 'y_test'] as const) {
+    setIf(dataset, key, values[key.replace('_', '-') as 'x-train']);
+  }
+  if (Object.keys(fineTune).length > 0) base.fine_tune = fineTune;
+  if (Object.keys(dataset).length > 0) base.dataset = dataset;
+  const params = parseOrThrow(JobParamsSchema, base as JobParamsInput);
+
+  const outPath = path.resolve(values.out ?? `${path.basename(modelPath, path.extname(modelPath))}-clustered.h5`);
+  const workDir = await mkdtemp(path.join(os.tmpdir(), 'centroid-run-'));
+  const reporter = createProgressReporter();
+  try {
+    const result = await runPipeline(
+      {
+        modelPath,
+        modelFilename: path.basename(modelPath),
+        datasetPath: values.data === undefined ? null : path.resolve(values.data),
+        datasetFilename: values.data === undefined ? null : path.basename(values.data),
+        params,
+        outDir: workDir,
+      },
+      {
+        onProgress: (progress) => reporter.update(progress),
+        onLog: (level, message) => {
+          if (level === 'warn' || level === 'error') {
+            reporter.finish();
+            process.stderr.write(`${level}: ${message}\n`);
+          }
+        },
+      },
+    );
+    reporter.finish();
+
+    await copyFile(path.join(workDir, 'model.h5'), outPath);
+    if (values.result !== undefined) {
+      await writeFile(path.resolve(values.result), `${JSON.stringify(result.metrics, null, 2)}\n`);
+    }
+    process.stdout.write(`${formatSummary(result.metrics)}\n\nclustered model: ${outPath}\n`);
+    if (values.result !== undefined) process.stdout.write(`metrics: ${path.resolve(values.result)}\n`);
+    return 0;
+  } finally {
+    reporter.finish();
+    await rm(workDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,255 @@
+// The clustering pipeline from an uploaded file to artifacts on disk: load, evaluate the
+// original, initialise centroids, fine-tune, strip, evaluate the shipped model, pack.
+// The CLI runs it in-process and the worker in a child process; it knows nothing of Redis or HTTP.
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import {
+  CentroidError,
+  type Evaluation,
+  type FineTuningReport,
+  type LayerReport,
+  type Metrics,
+  type Stage,
+  type Warning,
+} from '@centroid/contracts';
+import {
+  ClusteringSession,
+  countDistinct,
+  evaluate,
+  fineTune,
+  resolveLoss,
+  selectBackend,
+  selectWeights,
+  stripClustering,
+  type ClusterTarget,
+  type LossSpec,
+} from '@centroid/engine';
+import { gzipFile, measureFile, readKerasH5, readNpz, toLayersModel, writeKerasH5 } from '@centroid/model-io';
+import { disposeDataset, prepareDataset, type PreparedDataset } from './prepare-dataset.js';
+import { stageProgress } from './progress.js';
+import type { PipelineArtifact, PipelineHooks, PipelineInput, PipelineResult } from './types.js';
+
+const EVALUATION_BATCH_SIZE = 256;
+
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new CentroidError('JOB_CANCELED', 'The job was canceled.');
+}
+
+/** Runs the whole pipeline and writes `model.h5`, `model.h5.gz` and `metrics.json` to `input.outDir`. */
+export async function runPipeline(input: PipelineInput, hooks: PipelineHooks = {}): Promise<PipelineResult> {
+  const { params } = input;
+  const { signal } = hooks;
+  const log = hooks.onLog ?? (() => undefined);
+  const timings: Partial<Record<Stage, number>> = {};
+  const warnings: Warning[] = [];
+  let stageStartedAt = 0;
+  let currentStage: Stage | null = null;
+
+  const enterStage = (stage: Stage) => {
+    if (currentStage !== null) timings[currentStage] = Math.round(performance.now() - stageStartedAt);
+    throwIfAborted(signal);
+    currentStage = stage;
+    stageStartedAt = performance.now();
+    hooks.onProgress?.(stageProgress(stage, 0));
+    log('info', `stage ${stage}`, { stage });
+  };
+
+  const selected = await selectBackend();
+  const backend = { name: selected.name, version: selected.version };
+  for (const skipped of selected.skipped) log('debug', `backend ${skipped.name} skipped: ${skipped.reason}`);
+  log('info', `backend ${backend.name} ${backend.version}`, { backend });
+
+  enterStage('loading');
+  const source = await readKerasH5(input.modelPath, input.modelFilename);
+  const { model, bindings } = await toLayersModel(source);
+  if (source.hasOptimizerState) {
+    warnings.push({
+      code: 'OPTIMIZER_STATE_DROPPED',
+      message: `${input.modelFilename} contains optimizer state; the clustered model is written without it.`,
+    });
+  }
+
+  let dataset: PreparedDataset | null = null;
+  let session: ClusteringSession | null = null;
+  try {
+    const loss: LossSpec | null = resolveLoss(source.trainingConfig, model.outputs[0]!.shape);
+    const epochs = params.fine_tune.epochs;
+    if (input.datasetPath !== null) {
+      const datasetFile = input.datasetFilename ?? path.basename(input.datasetPath);
+      const arrays = await readNpz(input.datasetPath, { filename: datasetFile });
+      dataset = prepareDataset(
+        arrays,
+        params.dataset,
+        {
+          inputShape: model.inputs[0]!.shape,
+          outputShape: model.outputs[0]!.shape,
+          labelForm: loss?.labelForm ?? 'same_as_output',
+          needsTrain: epochs > 0,
+          maxTrainSamples: params.fine_tune.max_train_samples,
+        },
+        datasetFile,
+      );
+      warnings.push(...dataset.warnings);
+    }
+
+    if (dataset !== null && loss === null) {
+      warnings.push({
+        code: 'MODEL_NOT_COMPILED',
+        message: `${input.modelFilename} was saved without a training config (loss and metrics), so it cannot be evaluated or fine-tuned.`,
+      });
+    }
+
+    const runEvaluation = async (stage: Stage): Promise<Evaluation | null> => {
+      if (dataset?.test == null || loss === null) return null;
+      const test = dataset.test;
+      const onBatch = ({ batch, batches }: { batch: number; batches: number }) =>
+        hooks.onProgress?.(stageProgress(stage, batch / batches));
+      return evaluate(model, test.x, test.y, loss, EVALUATION_BATCH_SIZE, onBatch, signal);
+    };
+
+    enterStage('evaluating_baseline');
+    const baseline = await runEvaluation('evaluating_baseline');
+    if (baseline !== null) log('info', 'baseline evaluated', { ...baseline });
+
+    enterStage('clustering');
+    const selection = selectWeights(model, params.number_of_clusters);
+    const targets: ClusterTarget[] = selection
+      .filter((weight) => weight.clusterable)
+      .map((weight) => ({ layer: weight.layer, weightIndex: weight.weightIndex, numberOfClusters: params.number_of_clusters }));
+    const originalValues = new Map(bindings.map((binding) => [binding.entry.datasetPath, binding.entry.values]));
+    session = ClusteringSession.start(model, targets, {
+      method: params.cluster_centroids_init,
+      seed: params.fine_tune.seed,
+    });
+    for (const weight of selection) {
+      if (!weight.clusterable) log('warn', `weight not clustered: ${weight.layer.name}/${weight.weightName}: ${weight.reason}`, { layer: weight.layer.name });
+    }
+
+    enterStage('fine_tuning');
+    const fineTuning = await runFineTuning(session, dataset, loss, params.fine_tune, hooks, signal);
+
+    enterStage('stripping');
+    const clusteredValues = stripClustering(session);
+    session = null;
+
+    enterStage('evaluating');
+    const clustered = await runEvaluation('evaluating');
+    if (clustered !== null) log('info', 'clustered model evaluated', { ...clustered });
+
+    enterStage('packaging');
+    await mkdir(input.outDir, { recursive: true });
+    const replacements = new Map<string, Float32Array>();
+    const layers: LayerReport[] = [];
+    for (const binding of bindings) {
+      const target = targets.find((t) => t.layer === binding.layer && t.weightIndex === binding.weightIndex);
+      const weight = selection.find((w) => w.layer === binding.layer && w.weightIndex === binding.weightIndex);
+      const after = target === undefined ? undefined : clusteredValues.get(target);
+      if (after !== undefined) replacements.set(binding.entry.datasetPath, after);
+      const before = originalValues.get(binding.entry.datasetPath) ?? binding.entry.values;
+      layers.push({
+        layer: binding.entry.layer,
+        weight: binding.entry.name,
+        shape: binding.entry.shape,
+        clustered: after !== undefined,
+        reason: weight?.reason ?? 'not a weight TF.js assigns to a layer',
+        number_of_clusters: after === undefined ? null : params.number_of_clusters,
+        distinct_before: countDistinct(before),
+        distinct_after: countDistinct(after ?? before),
+      });
+    }
+
+    const modelPath = path.join(input.outDir, 'model.h5');
+    const gzipPath = `${modelPath}.gz`;
+    const written = await writeKerasH5(source, modelPath, replacements);
+    for (const warning of written.warnings) {
+      if (!warnings.some((w) => w.code === warning.code)) warnings.push(warning);
+    }
+    await gzipFile(modelPath, gzipPath);
+    const [originalSize, clusteredSize] = await Promise.all([measureFile(input.modelPath), measureFile(modelPath)]);
+    timings.packaging = Math.round(performance.now() - stageStartedAt);
+
+    const metrics: Metrics = {
+      baseline,
+      clustered,
+      size: {
+        original_bytes: originalSize.bytes,
+        original_gzip_bytes: originalSize.gzipBytes,
+        clustered_bytes: clusteredSize.bytes,
+        clustered_gzip_bytes: clusteredSize.gzipBytes,
+        gzip_ratio: Math.round((originalSize.gzipBytes / clusteredSize.gzipBytes) * 1000) / 1000,
+      },
+      layers,
+      fine_tuning: fineTuning,
+      timings_ms: timings,
+      backend,
+      warnings,
+    };
+    const metricsPath = path.join(input.outDir, 'metrics.json');
+    await writeFile(metricsPath, `${JSON.stringify(metrics, null, 2)}\n`);
+    hooks.onProgress?.(stageProgress('packaging', 1));
+
+    const artifacts: PipelineArtifact[] = [
+      { name: 'model.h5', path: modelPath, contentType: 'application/x-hdf5' },
+      { name: 'model.h5.gz', path: gzipPath, contentType: 'application/gzip' },
+      { name: 'metrics.json', path: metricsPath, contentType: 'application/json' },
+    ];
+    return { metrics, artifacts };
+  } finally {
+    session?.dispose();
+    disposeDataset(dataset);
+    model.dispose();
+  }
+}
+
+async function runFineTuning(
+  session: ClusteringSession,
+  dataset: PreparedDataset | null,
+  loss: LossSpec | null,
+  options: PipelineInput['params']['fine_tune'],
+  hooks: PipelineHooks,
+  signal: AbortSignal | undefined,
+): Promise<FineTuningReport> {
+  const skipped = (reason: string): FineTuningReport => ({
+    performed: false,
+    skipped_reason: reason,
+    epochs: 0,
+    train_samples: 0,
+    available_train_samples: dataset?.availableTrainSamples ?? 0,
+    validation_samples: 0,
+    steps: 0,
+    final_train_loss: null,
+  });
+
+  if (options.epochs === 0) return skipped('fine_tune.epochs is 0');
+  if (dataset === null) return skipped('no dataset was uploaded (data-free clustering)');
+  if (dataset.train === null) return skipped('the dataset has no training arrays');
+  if (loss === null) return skipped('the model has no training config, so its loss is unknown');
+
+  const train = dataset.train;
+  const result = await fineTune(session, { x: train.x, y: train.y }, {
+    epochs: options.epochs,
+    batchSize: options.batch_size,
+    learningRate: options.learning_rate,
+    seed: options.seed,
+    validationSplit: options.validation_split,
+    loss,
+    // Biases and other unclustered weights stay bit-identical to the upload; TFMOT would train them.
+    trainUnclusteredWeights: false,
+    signal,
+    onBatch: ({ epoch, epochs, batch, batches }) => {
+      const fraction = ((epoch - 1) * batches + batch) / (epochs * batches);
+      hooks.onProgress?.(stageProgress('fine_tuning', fraction, { epoch, epochs, batch, batches }));
+    },
+  });
+
+  return {
+    performed: true,
+    skipped_reason: null,
+    epochs: options.epochs,
+    train_samples: result.trainSamples,
+    available_train_samples: dataset.availableTrainSamples,
+    validation_samples: result.validationSamples,
+    steps: result.steps,
+    final_train_loss: result.finalLoss,
+  };
+}

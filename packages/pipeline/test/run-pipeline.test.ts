@@ -1,0 +1,178 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import { CentroidError, MetricsSchema, type Progress } from '@centroid/contracts';
+import { fixturePath } from '@centroid/examples';
+import { readKerasH5 } from '@centroid/model-io';
+import { runPipeline } from '../src/index.js';
+import { bitsOf, pipelineInput, withTempDir, writeNpz } from './helpers.js';
+
+const tinyCnn = fixturePath('tiny-cnn.h5');
+const tinyData = fixturePath('tiny-cnn.npz');
+const denseMlp = fixturePath('dense-mlp.h5');
+
+const countDistinctBits = (values: Float32Array): number => new Set(bitsOf(values)).size;
+
+describe('runPipeline', () => {
+  it('clusters, fine-tunes and writes every artifact', async () => {
+    await withTempDir(async (dir) => {
+      const stages: Progress['stage'][] = [];
+      const result = await runPipeline(
+        pipelineInput(tinyCnn, tinyData, dir, {
+          number_of_clusters: 4,
+          cluster_centroids_init: 'linear',
+          fine_tune: { epochs: 2, batch_size: 16, learning_rate: 1e-3 },
+        }),
+        { onProgress: (progress) => stages.at(-1) !== progress.stage && stages.push(progress.stage) },
+      );
+
+      assert.deepEqual(
+        result.artifacts.map((artifact) => artifact.name),
+        ['model.h5', 'model.h5.gz', 'metrics.json'],
+      );
+      assert.deepEqual(stages, [
+        'loading',
+        'evaluating_baseline',
+        'clustering',
+        'fine_tuning',
+        'stripping',
+        'evaluating',
+        'packaging',
+      ]);
+      MetricsSchema.parse(result.metrics);
+      assert.equal(result.metrics.fine_tuning.performed, true);
+      assert.equal(result.metrics.fine_tuning.train_samples, 64);
+      assert.equal(result.metrics.fine_tuning.steps, 8);
+      assert.notEqual(result.metrics.baseline, null);
+      assert.notEqual(result.metrics.clustered, null);
+      assert.equal(result.metrics.clustered?.samples, 32);
+      assert.ok(result.metrics.size.clustered_gzip_bytes > 0);
+      for (const stage of stages) assert.equal(typeof result.metrics.timings_ms[stage], 'number', stage);
+    });
+  });
+
+  it('keeps unclustered tensors bit-identical and clustered ones at N values', async () => {
+    await withTempDir(async (dir) => {
+      const clusters = 3;
+      const result = await runPipeline(
+        pipelineInput(tinyCnn, tinyData, dir, {
+          number_of_clusters: clusters,
+          cluster_centroids_init: 'kmeans_plus_plus',
+          fine_tune: { epochs: 1, batch_size: 8, learning_rate: 1e-2 },
+        }),
+      );
+      const original = await readKerasH5(tinyCnn);
+      const written = await readKerasH5(path.join(dir, 'model.h5'));
+      assert.equal(written.weights.length, original.weights.length);
+
+      let clusteredCount = 0;
+      for (const [index, before] of original.weights.entries()) {
+        const after = written.weights[index]!;
+        const report = result.metrics.layers.find((layer) => layer.layer === before.layer && layer.weight === before.name);
+        assert.ok(report, `no report for ${before.datasetPath}`);
+        assert.equal(after.datasetPath, before.datasetPath);
+        if (report.clustered) {
+          clusteredCount++;
+          assert.ok(countDistinctBits(after.values) <= clusters, `${before.datasetPath} has more than ${clusters} values`);
+          assert.equal(report.distinct_after, countDistinctBits(after.values));
+        } else {
+          assert.deepEqual(bitsOf(after.values), bitsOf(before.values), `${before.datasetPath} changed`);
+        }
+      }
+      assert.equal(clusteredCount, 2, 'the Conv2D and Dense kernels are clustered');
+    });
+  });
+
+  it('skips fine-tuning without a dataset', async () => {
+    await withTempDir(async (dir) => {
+      const result = await runPipeline(pipelineInput(tinyCnn, null, dir, { number_of_clusters: 4 }));
+      assert.equal(result.metrics.fine_tuning.performed, false);
+      assert.match(result.metrics.fine_tuning.skipped_reason ?? '', /no dataset/);
+      assert.equal(result.metrics.baseline, null);
+      assert.equal(result.metrics.clustered, null);
+      assert.ok(result.metrics.layers.some((layer) => layer.clustered));
+    });
+  });
+
+  it('drops optimizer state and says so', async () => {
+    await withTempDir(async (dir) => {
+      const result = await runPipeline(pipelineInput(denseMlp, null, dir, { number_of_clusters: 2 }));
+      assert.ok(result.metrics.warnings.some((warning) => warning.code === 'OPTIMIZER_STATE_DROPPED'));
+      const written = await readKerasH5(path.join(dir, 'model.h5'));
+      assert.equal(written.hasOptimizerState, false);
+    });
+  });
+
+  it('names a missing dataset array', async () => {
+    await withTempDir(async (dir) => {
+      const npz = await writeNpz(path.join(dir, 'partial.npz'), {
+        x_test: { dtype: '<f4', shape: [2, 8, 8, 1], data: new Float32Array(128) },
+      });
+      await assert.rejects(
+        runPipeline(pipelineInput(tinyCnn, npz, dir, { number_of_clusters: 4 })),
+        (error: unknown) =>
+          error instanceof CentroidError &&
+          error.code === 'DATASET_ARRAY_MISSING' &&
+          error.location.field === 'dataset.y_test' &&
+          error.location.file === 'partial.npz' &&
+          /'y_test'/.test(error.message),
+      );
+    });
+  });
+
+  it('names an input array whose shape does not fit', async () => {
+    await withTempDir(async (dir) => {
+      const npz = await writeNpz(path.join(dir, 'wrong.npz'), {
+        x_test: { dtype: '<f4', shape: [2, 9, 9, 1], data: new Float32Array(162) },
+        y_test: { dtype: '|u1', shape: [2], data: new Uint8Array([0, 1]) },
+      });
+      await assert.rejects(
+        runPipeline(pipelineInput(tinyCnn, npz, dir, { number_of_clusters: 4, fine_tune: { epochs: 0 } })),
+        (error: unknown) =>
+          error instanceof CentroidError &&
+          error.code === 'DATASET_SHAPE_MISMATCH' &&
+          error.location.field === 'dataset.x_test' &&
+          /\(2, 9, 9, 1\)/.test(error.message) &&
+          /\(n, 8, 8, 1\)/.test(error.message),
+      );
+    });
+  });
+
+  it('rejects labels outside the model classes', async () => {
+    await withTempDir(async (dir) => {
+      const npz = await writeNpz(path.join(dir, 'labels.npz'), {
+        x_test: { dtype: '<f4', shape: [2, 8, 8, 1], data: new Float32Array(128) },
+        y_test: { dtype: '|u1', shape: [2], data: new Uint8Array([0, 7]) },
+      });
+      await assert.rejects(
+        runPipeline(pipelineInput(tinyCnn, npz, dir, { number_of_clusters: 4, fine_tune: { epochs: 0 } })),
+        (error: unknown) =>
+          error instanceof CentroidError && error.code === 'DATASET_INVALID' && error.location.field === 'dataset.y_test',
+      );
+    });
+  });
+
+  it('stops with JOB_CANCELED when aborted', async () => {
+    await withTempDir(async (dir) => {
+      const controller = new AbortController();
+      controller.abort();
+      const tensorsBefore = tf.memory().numTensors;
+      await assert.rejects(
+        runPipeline(pipelineInput(tinyCnn, tinyData, dir, { number_of_clusters: 4 }), { signal: controller.signal }),
+        (error: unknown) => error instanceof CentroidError && error.code === 'JOB_CANCELED',
+      );
+      assert.equal(tf.memory().numTensors, tensorsBefore);
+    });
+  });
+
+  it('leaves no tensors behind after a run', async () => {
+    await withTempDir(async (dir) => {
+      const input = pipelineInput(tinyCnn, tinyData, dir, { number_of_clusters: 4, fine_tune: { epochs: 1 } });
+      await runPipeline(input);
+      const tensorsAfterFirst = tf.memory().numTensors;
+      await runPipeline(input);
+      assert.equal(tf.memory().numTensors, tensorsAfterFirst);
+    });
+  });
+});
