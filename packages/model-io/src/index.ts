@@ -1,0 +1,8 @@
+// Reading and writing model files and datasets: Keras HDF5 models, TF.js models built
+// from them, NumPy arrays, and size measurement.
+export { readKerasH5 } from './keras-h5/read.js';
+export { inspectModelFile } from './inspect.js';
+
+export type { KerasModelConfig, KerasModelFile, TrainingConfig, WeightDtype, WeightEntry } from './keras-h5/types.js';
+export type { IsolationOptions } from './keras-h5/isolated.js';
+export type { ModelFileSummary } from './inspect.js';

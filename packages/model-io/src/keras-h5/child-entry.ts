@@ -1,0 +1,10 @@
+// Entry point of the child process that runs HDF5 work for `readKerasH5` and
+// `inspectKerasH5`.
+import { serveChildTasks } from '../isolation/run-in-child.js';
+import { inspectKerasH5InProcess } from './inspect.js';
+import { readKerasH5InProcess } from './read.js';
+
+serveChildTasks({
+  readKerasH5: readKerasH5InProcess,
+  inspectKerasH5: inspectKerasH5InProcess,
+});

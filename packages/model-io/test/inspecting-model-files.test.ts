@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+
+import { isCentroidError } from '@centroid/contracts';
+
+import { inspectModelFile } from '../src/index.js';
+import { fixture, temporaryFolder } from './helpers.js';
+
+import type { ErrorCode } from '@centroid/contracts';
+
+interface ExpectedModel {
+  kerasVersion: string;
+  layerNames: string[];
+  weights: { shape: number[] }[];
+}
+
+const expectedModels: Record<string, ExpectedModel> = JSON.parse(await readFile(fixture('expected-weights.json'), 'utf8'));
+
+async function assertRejects(path: string, code: ErrorCode, pattern: RegExp): Promise<void> {
+  await assert.rejects(inspectModelFile(path), (error: unknown) => {
+    assert.ok(isCentroidError(error), `expected a CentroidError, got ${String(error)}`);
+    assert.equal(error.code, code, error.message);
+    assert.match(error.message, pattern);
+    return true;
+  });
+}
+
+describe('inspectModelFile', () => {
+  for (const name of ['dense-adam.h5', 'functional-cnn.h5', 'recurrent.h5', 'nested.h5', 'keras3-sequential.h5']) {
+    test(`summarises ${name}`, async () => {
+      const expected = expectedModels[name] as ExpectedModel;
+      const summary = await inspectModelFile(fixture(name));
+
+      assert.equal(summary.format, 'keras_h5');
+      assert.equal(summary.kerasVersion, expected.kerasVersion);
+      assert.equal(summary.layerCount, expected.layerNames.length);
+      assert.equal(summary.weightCount, expected.weights.length);
+      const parameterCount = expected.weights.reduce((sum, weight) => sum + weight.shape.reduce((product, size) => product * size, 1), 0);
+      assert.equal(summary.parameterCount, parameterCount);
+    });
+  }
+
+  test('counts Keras parameters of the CNN', async () => {
+    // tf_keras 2.18 reports 391 parameters and 14 layers for this model.
+    const summary = await inspectModelFile(fixture('functional-cnn.h5'));
+
+    assert.equal(summary.parameterCount, 391);
+    assert.equal(summary.layerCount, 14);
+  });
+
+  test('rejects a model without weights', async () => {
+    await assertRejects(fixture('no-weights.h5'), 'MODEL_INVALID', /no-weights\.h5 contains no weight tensors/);
+  });
+
+  test('rejects a file that is not HDF5', async () => {
+    await assertRejects(fixture('arrays-deflated.npz'), 'MODEL_FORMAT_UNSUPPORTED', /arrays-deflated\.npz is not an HDF5 file/);
+  });
+
+  test('rejects a truncated file', async (t) => {
+    const whole = await readFile(fixture('tiny-cnn.h5'));
+    const path = join(await temporaryFolder(t), 'tiny-cnn.h5');
+    await writeFile(path, whole.subarray(0, whole.length - 100));
+    await assertRejects(path, 'MODEL_INVALID', /tiny-cnn\.h5 is truncated/);
+  });
+
+  test('rejects a weights-only file', async () => {
+    await assertRejects(fixture('weights-only.h5'), 'MODEL_INVALID', /weights-only file/);
+  });
+
+  test('rejects a config that is not JSON', async () => {
+    await assertRejects(fixture('config-not-json.h5'), 'MODEL_INVALID', /model_config attribute is not valid JSON/);
+  });
+});
