@@ -2,7 +2,11 @@
 // from them, NumPy arrays, and size measurement.
 export { readKerasH5 } from './keras-h5/read.js';
 export { inspectModelFile } from './inspect.js';
+export { readNpy } from './npy.js';
+export { readNpz, readNpzArrayNames, DEFAULT_MAX_EXPANDED_BYTES } from './npz.js';
 
 export type { KerasModelConfig, KerasModelFile, TrainingConfig, WeightDtype, WeightEntry } from './keras-h5/types.js';
 export type { IsolationOptions } from './keras-h5/isolated.js';
 export type { ModelFileSummary } from './inspect.js';
+export type { NdArray, NdDtype, NdTypedArray } from './npy.js';
+export type { NdArrayInfo, ReadNpzOptions } from './npz.js';
