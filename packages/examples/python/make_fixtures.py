@@ -6,7 +6,7 @@ Writes to packages/examples/fixtures/:
                     saved WITH optimizer state, so readers meet an optimizer_weights group.
   tiny-cnn.h5       Input(8,8,1) -> Conv2D 4 3x3 relu -> MaxPooling2D 2 -> Flatten ->
                     Dense 5 softmax; Adam, categorical_crossentropy; trained on
-                    tiny-cnn.npz and saved without optimizer state.
+                    tiny-cnn.npz and saved without optimizer state but with its training config.
   tiny-cnn.npz      x_train float32 (64,8,8,1), y_train int64 (64,), x_test float32
                     (32,8,8,1), y_test int64 (32,). Labels are class indices 0 to 4, so
                     the pipeline must one-hot encode them for categorical_crossentropy.
@@ -27,6 +27,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 import tensorflow as tf
 import tf_keras as keras
+from training_config import save_without_optimizer_state
 
 FIXTURES_DIR = Path(__file__).resolve().parent.parent / "fixtures"
 SEED = 7
@@ -106,7 +107,7 @@ def main() -> None:
     test_loss, test_accuracy = tiny_cnn.evaluate(
         x_test, keras.utils.to_categorical(y_test, TINY_CNN_CLASSES), batch_size=32, verbose=0
     )
-    tiny_cnn.save(FIXTURES_DIR / "tiny-cnn.h5", include_optimizer=False, save_format="h5")
+    save_without_optimizer_state(tiny_cnn, FIXTURES_DIR / "tiny-cnn.h5")
 
     # Predictions come from the reloaded files, so they match what any loader of the files must compute.
     mlp_inputs = mlp_x[:4]

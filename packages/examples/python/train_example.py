@@ -23,6 +23,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from mnist_idx import DEFAULT_MNIST_DIR, EXAMPLES_DIR, load_mnist
+from training_config import save_without_optimizer_state
 
 SEED = 42
 BATCH_SIZE = 250
@@ -105,11 +106,11 @@ def main() -> None:
     print(f"Test loss: {test_loss:.6f}  test accuracy: {test_accuracy:.4f}")
 
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    model.save(args.output, include_optimizer=False, save_format="h5")
+    save_without_optimizer_state(model, args.output)
 
     facts = {
         "file": args.output.name,
-        "format": "Keras 2 HDF5, saved without optimizer state",
+        "format": "Keras 2 HDF5, saved without optimizer state but with its training config",
         "keras_package": "tf_keras",
         "keras_version": keras.__version__,
         "tensorflow_version": tf.__version__,
