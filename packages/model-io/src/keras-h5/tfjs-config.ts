@@ -1,0 +1,237 @@
+// Prepares a Keras model config for TF.js 4.22 deserialisation. TF.js reads most of
+// what tf_keras 2.18 writes as is, including the `module` and `registered_name` keys.
+// What it cannot read is rewritten here: a few tf_keras keys, and the Keras 3 forms of
+// input shapes, dtype policies and functional graph nodes. What TF.js would build with
+// different results is reported, so that a model never silently predicts differently
+// in TF.js than in Keras.
+import * as tf from '@tensorflow/tfjs';
+
+import type { KerasModelConfig } from './types.js';
+
+/** A layer that TF.js 4.22 cannot build, or would build with results different from Keras. */
+export interface UnsupportedLayer {
+  name: string;
+  className: string;
+  reason: string;
+}
+
+/** A layer entry of a Keras config: `{ class_name, config }`, plus graph keys in functional models. */
+interface LayerConfig {
+  class_name: string;
+  config: Record<string, unknown>;
+  [key: string]: unknown;
+}
+
+const MODEL_CLASSES = new Set(['Sequential', 'Functional', 'Model']);
+
+/** Float dtypes that TF.js computes in float32; it has no float16 or float64 kernels. */
+const FLOAT_DTYPES = new Set(['float16', 'bfloat16', 'float32', 'float64', 'mixed_float16', 'mixed_bfloat16']);
+const INTEGER_DTYPES = new Set(['int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32', 'uint64']);
+
+/**
+ * Keras config keys that TF.js rejects for SeparableConv2D. tf_keras writes them, but its
+ * SeparableConv2D builds depthwise and pointwise kernels with their own initializers.
+ */
+const SEPARABLE_CONV_UNUSED_KEYS = ['kernel_initializer', 'kernel_regularizer', 'kernel_constraint'];
+
+let tfjsLayerClasses: Set<string> | null = null;
+
+/** Returns the layer class names registered with TF.js, such as Dense and Conv2D. */
+function registeredLayerClasses(): Set<string> {
+  if (tfjsLayerClasses === null) {
+    const registry = tf.serialization.SerializationMap.getMap().classNameMap;
+    tfjsLayerClasses = new Set(
+      Object.entries(registry)
+        .filter(([, [constructor]]) => (constructor as { prototype: unknown }).prototype instanceof tf.layers.Layer)
+        .map(([className]) => className),
+    );
+  }
+  return tfjsLayerClasses;
+}
+
+function isLayerConfig(value: unknown): value is LayerConfig {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as LayerConfig).class_name === 'string' &&
+    typeof (value as LayerConfig).config === 'object' &&
+    (value as LayerConfig).config !== null
+  );
+}
+
+/** Calls `visit` on a layer config and on every layer config nested in it. */
+function visitLayers(layer: LayerConfig, visit: (layer: LayerConfig) => void): void {
+  visit(layer);
+
+  const { config } = layer;
+  const nested: unknown[] = [];
+  if (MODEL_CLASSES.has(layer.class_name) && Array.isArray(config.layers)) {
+    nested.push(...config.layers);
+  }
+  // Wrappers (Bidirectional, TimeDistributed) and generic RNN layers contain inner layers.
+  nested.push(config.layer, config.backward_layer, config.cell);
+  if (Array.isArray(config.cell)) {
+    nested.push(...config.cell);
+  }
+  if (Array.isArray(config.cells)) {
+    nested.push(...config.cells);
+  }
+
+  for (const child of nested) {
+    if (isLayerConfig(child)) {
+      visitLayers(child, visit);
+    }
+  }
+}
+
+function layerName(layer: LayerConfig): string {
+  const name = layer.config.name ?? layer.name;
+  return typeof name === 'string' ? name : `(unnamed ${layer.class_name})`;
+}
+
+/** Returns the dtype name of a plain dtype string or of a serialized dtype policy. */
+function dtypeName(dtype: unknown): string | null {
+  if (typeof dtype === 'string') {
+    return dtype;
+  }
+  if (isLayerConfig(dtype) && typeof dtype.config.name === 'string') {
+    return dtype.config.name;
+  }
+  return null;
+}
+
+/**
+ * Rewrites a layer's dtype to one TF.js has: float32 for every float type and dtype
+ * policy, int32 for every integer type. A float64 or float16 layer therefore computes
+ * in float32 in TF.js.
+ */
+function translateDtype(layer: LayerConfig): void {
+  const name = dtypeName(layer.config.dtype);
+  if (name === null) {
+    return;
+  }
+  if (FLOAT_DTYPES.has(name)) {
+    layer.config.dtype = 'float32';
+  } else if (INTEGER_DTYPES.has(name)) {
+    layer.config.dtype = 'int32';
+  } else {
+    layer.config.dtype = name;
+  }
+}
+
+/** A Keras 3 tensor reference in a functional graph node. */
+interface KerasTensorReference {
+  class_name: '__keras_tensor__';
+  config: { keras_history: [string, number, number] };
+}
+
+function isKerasTensorReference(value: unknown): value is KerasTensorReference {
+  return isLayerConfig(value) && value.class_name === '__keras_tensor__' && Array.isArray(value.config.keras_history);
+}
+
+function collectTensorReferences(value: unknown, found: KerasTensorReference[]): KerasTensorReference[] {
+  if (isKerasTensorReference(value)) {
+    found.push(value);
+  } else if (Array.isArray(value)) {
+    value.forEach((item) => collectTensorReferences(item, found));
+  }
+  return found;
+}
+
+/**
+ * Rewrites Keras 3 graph nodes, `{ args: [keras tensors], kwargs }`, into the Keras 2 form
+ * that TF.js reads: a list of `[layer, nodeIndex, tensorIndex, kwargs]` per node. Keyword
+ * arguments that contain tensors, such as masks, are left out.
+ */
+function translateInboundNodes(layer: LayerConfig): void {
+  if (!Array.isArray(layer.inbound_nodes)) {
+    return;
+  }
+  layer.inbound_nodes = layer.inbound_nodes.map((node: unknown) => {
+    if (typeof node !== 'object' || node === null || Array.isArray(node) || !('args' in node)) {
+      return node;
+    }
+    const { args, kwargs } = node as { args: unknown; kwargs?: Record<string, unknown> };
+    const plainKwargs = Object.fromEntries(
+      Object.entries(kwargs ?? {}).filter(([, value]) => collectTensorReferences(value, []).length === 0),
+    );
+    return collectTensorReferences(args, []).map(({ config }) => [...config.keras_history, plainKwargs]);
+  });
+}
+
+/** Wraps a Keras 3 single `[layer, node, tensor]` entry of input_layers or output_layers in a list. */
+function nestEndpointList(value: unknown): unknown {
+  return Array.isArray(value) && typeof value[0] === 'string' ? [value] : value;
+}
+
+function translateLayer(layer: LayerConfig): void {
+  const { config } = layer;
+  translateDtype(layer);
+  translateInboundNodes(layer);
+
+  if (layer.class_name === 'SeparableConv2D') {
+    for (const key of SEPARABLE_CONV_UNUSED_KEYS) {
+      delete config[key];
+    }
+  }
+  if (layer.class_name === 'InputLayer' && config.batch_shape !== undefined && config.batch_input_shape === undefined) {
+    config.batch_input_shape = config.batch_shape;
+    delete config.batch_shape;
+    delete config.optional;
+  }
+  for (const key of ['input_layers', 'output_layers']) {
+    if (MODEL_CLASSES.has(layer.class_name) && config[key] !== undefined) {
+      config[key] = nestEndpointList(config[key]);
+    }
+  }
+}
+
+/**
+ * Returns why TF.js cannot reproduce this layer's Keras behaviour, or null when it can.
+ * Each case was seen to fail, or to predict differently, with tf_keras 2.18 and
+ * TF.js 4.22.
+ */
+function findUnsupportedReason(layer: LayerConfig): string | null {
+  const { class_name: className, config } = layer;
+  if (!registeredLayerClasses().has(className)) {
+    return 'TF.js has no layer of this class';
+  }
+  if ((className === 'GRU' || className === 'GRUCell') && config.reset_after === true) {
+    return 'reset_after=True, the Keras default, is not implemented in TF.js; retrain with reset_after=False';
+  }
+  if (typeof config.groups === 'number' && config.groups !== 1) {
+    return `grouped convolution with groups=${config.groups} is not implemented in TF.js`;
+  }
+  if (className === 'ReLU' && ((Number(config.negative_slope ?? 0) !== 0) || Number(config.threshold ?? 0) !== 0)) {
+    return 'TF.js ReLU ignores negative_slope and threshold';
+  }
+  if (className.endsWith('Transpose') && config.output_padding !== undefined && config.output_padding !== null) {
+    return 'TF.js ignores output_padding';
+  }
+  if (className === 'UpSampling2D' && config.interpolation !== undefined && config.interpolation !== 'nearest') {
+    return `TF.js computes interpolation="${String(config.interpolation)}" differently from Keras; only "nearest" matches`;
+  }
+  return null;
+}
+
+/**
+ * Returns a copy of `modelConfig` that TF.js can deserialise, and the layers that TF.js
+ * cannot build faithfully. The input is not modified.
+ */
+export function translateModelConfig(modelConfig: KerasModelConfig): {
+  topology: KerasModelConfig;
+  unsupported: UnsupportedLayer[];
+} {
+  const topology = structuredClone(modelConfig);
+  const unsupported: UnsupportedLayer[] = [];
+
+  visitLayers(topology as LayerConfig, (layer) => {
+    const reason = findUnsupportedReason(layer);
+    if (reason !== null) {
+      unsupported.push({ name: layerName(layer), className: layer.class_name, reason });
+    }
+    translateLayer(layer);
+  });
+
+  return { topology, unsupported };
+}
