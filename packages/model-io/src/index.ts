@@ -1,12 +1,14 @@
 // Reading and writing model files and datasets: Keras HDF5 models, TF.js models built
 // from them, NumPy arrays, and size measurement.
 export { readKerasH5 } from './keras-h5/read.js';
+export { writeKerasH5 } from './keras-h5/write.js';
 export { toLayersModel } from './keras-h5/to-layers-model.js';
 export { inspectModelFile } from './inspect.js';
 export { readNpy } from './npy.js';
 export { readNpz, readNpzArrayNames, DEFAULT_MAX_EXPANDED_BYTES } from './npz.js';
 
 export type { KerasModelConfig, KerasModelFile, TrainingConfig, WeightDtype, WeightEntry } from './keras-h5/types.js';
+export type { WriteKerasH5Result, WriteWarning } from './keras-h5/write.js';
 export type { WeightBinding } from './keras-h5/to-layers-model.js';
 export type { IsolationOptions } from './keras-h5/isolated.js';
 export type { ModelFileSummary } from './inspect.js';
