@@ -6,6 +6,7 @@ export { toLayersModel } from './keras-h5/to-layers-model.js';
 export { inspectModelFile } from './inspect.js';
 export { readNpy } from './npy.js';
 export { readNpz, readNpzArrayNames, DEFAULT_MAX_EXPANDED_BYTES } from './npz.js';
+export { measureFile, gzipFile } from './size.js';
 
 export type { KerasModelConfig, KerasModelFile, TrainingConfig, WeightDtype, WeightEntry } from './keras-h5/types.js';
 export type { WriteKerasH5Result, WriteWarning } from './keras-h5/write.js';
@@ -14,3 +15,4 @@ export type { IsolationOptions } from './keras-h5/isolated.js';
 export type { ModelFileSummary } from './inspect.js';
 export type { NdArray, NdDtype, NdTypedArray } from './npy.js';
 export type { NdArrayInfo, ReadNpzOptions } from './npz.js';
+export type { FileSize } from './size.js';

@@ -166,8 +166,8 @@ describe('readKerasH5 bad input', () => {
   });
 
   test('stops a read that does not finish', async (t) => {
-    // Found by fuzzing: this byte of a local heap's free list makes HDF5 2.0 loop forever
-    // while it reads the layer_names attribute. Regenerating the fixture may move it.
+    // Found by fuzzing: with this byte changed, the HDF5 2.0 library in h5wasm never
+    // returns from reading the file. Regenerating the fixture may move the byte.
     const offset = 8584;
     const bytes = await readFile(fixture('functional-cnn.h5'));
     assert.equal(bytes[offset], 0x0f, 'the fixture changed; find a new hanging byte by fuzzing');
