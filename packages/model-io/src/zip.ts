@@ -1,7 +1,7 @@
 // Reads the central directory of a zip archive, with Zip64 extensions, and streams
 // single members from disk, so that an NPZ never has to fit in memory twice. NumPy
-// writes every NPZ member with Zip64 sizes, stored (np.savez) or deflated
-// (np.savez_compressed).
+// stores members (np.savez) or deflates them (np.savez_compressed), and numpy 1.26
+// gives every local header Zip64 sizes. Sizes are taken from the central directory.
 import { Inflate } from 'fflate';
 
 import { CentroidError } from '@centroid/contracts';
@@ -38,6 +38,16 @@ const UINT32_MAX = 0xffffffff;
 
 /** Largest central directory read into memory: room for about a million entries, an estimate at 64 bytes each. */
 const MAX_DIRECTORY_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Largest expansion that deflate can encode: a 258-byte match costs at least 2 bits, so
+ * one compressed byte yields at most 1032 bytes. A member that declares more lies, and
+ * is rejected before a buffer of its declared size is allocated.
+ */
+const MAX_DEFLATE_RATIO = 1032;
+
+/** Bytes of headroom on the deflate ratio check, for block headers of tiny members. */
+const DEFLATE_RATIO_SLACK_BYTES = 1024;
 
 /** Bytes read from disk per step while streaming a member. */
 const READ_CHUNK_BYTES = 4 * 1024 * 1024;
@@ -197,6 +207,13 @@ export async function locateEntryData(handle: FileHandle, fileSize: number, entr
       filename,
       `member "${entry.name}" claims ${entry.compressedSize} bytes at byte ${dataStart}, past the end of the ${fileSize}-byte file; ` +
         'the file may be truncated.',
+    );
+  }
+  if (entry.method === 8 && entry.uncompressedSize > entry.compressedSize * MAX_DEFLATE_RATIO + DEFLATE_RATIO_SLACK_BYTES) {
+    throw invalidArchive(
+      filename,
+      `deflated member "${entry.name}" declares ${entry.uncompressedSize} bytes uncompressed from ${entry.compressedSize} ` +
+        'compressed bytes, more than deflate can expand.',
     );
   }
   if (entry.method === 0 && entry.compressedSize !== entry.uncompressedSize) {

@@ -225,6 +225,14 @@ describe('readNpz bad input', () => {
     await assertRejects(readNpz(path), 'DATASET_INVALID', /array "w" inflates to more than the \d+ bytes that the zip directory declares/);
   });
 
+  test('rejects an impossible deflate ratio', async (t) => {
+    // 4 GB of float32 zeros would need at least 4 MB of deflate data; this member has a few bytes.
+    const npy = float32Npy([0], '(1000000000,)');
+    const path = await writeTemporary(t, 'ratio.npz', buildZip([{ name: 'w.npy', data: npy, method: 8, declaredSize: 4_000_000_128 }]));
+
+    await assertRejects(readNpz(path), 'DATASET_INVALID', /deflated member "w\.npy" declares 4000000128 bytes uncompressed from \d+ compressed bytes/);
+  });
+
   test('rejects stored sizes that disagree', async (t) => {
     const npy = float32Npy([1, 2, 3]);
     const path = await writeTemporary(t, 'stored.npz', buildZip([{ name: 'w.npy', data: npy, method: 0, declaredSize: npy.length - 4 }]));
