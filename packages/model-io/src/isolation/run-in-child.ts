@@ -1,7 +1,7 @@
 // Runs one task in a child Node process that can be killed. The HDF5 library can loop
 // forever on a crafted file, and a synchronous WebAssembly loop cannot be interrupted
-// from the same thread. Worker threads would do, but under tsx on Node 20 they cannot
-// load TypeScript modules, while a forked process inherits the parent's loader flags.
+// from the same thread. Worker threads would do, but tsx 4.23 on Node 20 registers its
+// loader only on the main thread, while a forked process inherits the loader flags.
 import { fork } from 'node:child_process';
 
 import { CentroidError } from '@centroid/contracts';
@@ -34,15 +34,16 @@ const STDERR_TAIL_CHARS = 2000;
 
 /**
  * Keeps the loader flags of the parent (such as `--import tsx`) so the child can load
- * the same modules, but drops test-runner flags, which would make the child a test runner.
+ * the same modules. Drops test-runner flags, which would make the child a test runner,
+ * and inspector flags, whose port the parent already uses.
  */
 function childExecArgv(): string[] {
-  return process.execArgv.filter((argument) => !argument.startsWith('--test'));
+  return process.execArgv.filter((argument) => !argument.startsWith('--test') && !argument.startsWith('--inspect'));
 }
 
 function childEnv(): NodeJS.ProcessEnv {
-  // The Node test runner marks its children with this variable; a grandchild that
-  // inherited it would report to a runner that is not listening.
+  // The Node test runner sets this variable in the test processes it starts. The child
+  // runs no tests, so it does not inherit the variable.
   const { NODE_TEST_CONTEXT: _testContext, ...env } = process.env;
   return env;
 }
