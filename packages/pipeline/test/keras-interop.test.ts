@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { exampleModelPath, loadMnist, pythonScriptPath, venvPythonPath } from '@centroid/examples';
-import { readKerasH5, readNpz, toLayersModel } from '@centroid/model-io';
+import { readKerasH5, readNpy, toLayersModel } from '@centroid/model-io';
 import { runPipeline } from '../src/index.js';
 import { pipelineInput, withTempDir, writeNpz } from './helpers.js';
 
@@ -64,8 +64,7 @@ describe('the clustered example model in real Keras', { skip }, () => {
       await run(python!, [pythonScriptPath('predict.py'), clusteredPath, npz, 'x_test', '1/255', String(TEST_IMAGES), predictionsPath], {
         env: pythonEnv,
       });
-      const kerasArrays = await readNpz(await wrapNpy(predictionsPath, dir));
-      const kerasPredictions = kerasArrays.get('predictions')!.data as Float32Array;
+      const kerasPredictions = (await readNpy(predictionsPath)).data as Float32Array;
 
       assert.equal(kerasPredictions.length, enginePredictions.length);
       let maxDifference = 0;
@@ -92,11 +91,3 @@ describe('the clustered example model in real Keras', { skip }, () => {
   });
 });
 
-/** Puts a lone .npy into an NPZ so that the one reader serves both. */
-async function wrapNpy(npyPath: string, dir: string): Promise<string> {
-  const { readFile, writeFile } = await import('node:fs/promises');
-  const { zipSync } = await import('fflate');
-  const npzPath = path.join(dir, 'predictions.npz');
-  await writeFile(npzPath, zipSync({ 'predictions.npy': [new Uint8Array(await readFile(npyPath)), { level: 0 }] }));
-  return npzPath;
-}
