@@ -10,6 +10,8 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp, type AppOptions } from '../src/index.js';
 
 export const TEST_REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+/** Model upload limit of the test app: room for the 28 KB fixture model, small enough to exceed cheaply. */
+export const MAX_MODEL_BYTES = 64 * 1024;
 
 export type RedisConnection = ReturnType<typeof createApiConnection>;
 
@@ -43,7 +45,7 @@ export async function createApiFixture(overrides: Partial<AppOptions> = {}): Pro
     artifacts,
     cancelSignal,
     pingRedis: () => redis.ping(),
-    limits: { maxModelBytes: 4096, maxDatasetBytes: 8192 },
+    limits: { maxModelBytes: MAX_MODEL_BYTES, maxDatasetBytes: 8192 },
     logger: false,
     ...overrides,
   });

@@ -5,14 +5,14 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Job, Problem } from '@centroid/contracts';
 import { JobStore, createApiConnection } from '@centroid/jobs';
-import { createApiFixture, type ApiFixture } from './api-fixture.js';
-import { buildMultipart, fakeHdf5, type PartSpec } from './multipart-body.js';
+import { MAX_MODEL_BYTES, createApiFixture, type ApiFixture } from './api-fixture.js';
+import { buildMultipart, fakeHdf5, kerasModel, type PartSpec } from './multipart-body.js';
 
 function paramsPart(params: unknown): PartSpec {
   return { name: 'params', content: JSON.stringify(params) };
 }
 
-function modelPart(content: Buffer = fakeHdf5(), filename = 'model.h5'): PartSpec {
+function modelPart(content: Buffer = kerasModel(), filename = 'model.h5'): PartSpec {
   return { name: 'model', filename, content };
 }
 
@@ -57,7 +57,7 @@ describe('POST /v1/jobs', () => {
   }
 
   it('accepts a valid submission', async () => {
-    const model = fakeHdf5(100);
+    const model = kerasModel();
     const dataset = Buffer.from('PK fake npz');
     const response = await submit([
       paramsPart({ number_of_clusters: 16, cluster_centroids_init: 'LINEAR' }),
@@ -73,7 +73,7 @@ describe('POST /v1/jobs', () => {
     assert.equal(job.params.number_of_clusters, 16);
     assert.equal(job.params.cluster_centroids_init, 'linear');
     assert.equal(job.params.fine_tune.epochs, 1, 'defaults are filled in');
-    assert.deepEqual(job.inputs.model, { filename: 'model.h5', bytes: 100, sha256: createHash('sha256').update(model).digest('hex') });
+    assert.deepEqual(job.inputs.model, { filename: 'model.h5', bytes: model.length, sha256: createHash('sha256').update(model).digest('hex') });
     assert.equal(job.inputs.dataset?.filename, 'mnist.npz');
     assert.equal(job.inputs.dataset?.bytes, dataset.length);
     assert.equal(job.urls.self, `http://localhost:80/v1/jobs/${job.id}`);
@@ -132,6 +132,18 @@ describe('POST /v1/jobs', () => {
     assert.equal(problem.file, 'model.keras');
   });
 
+  it('rejects a truncated model', async () => {
+    const truncated = kerasModel().subarray(0, 4000);
+    const response = await submit([paramsPart({ number_of_clusters: 8 }), modelPart(truncated, 'truncated.h5')]);
+    const problem = await assertProblem(response, 422, 'MODEL_INVALID', 'model');
+    assert.equal(problem.file, 'truncated.h5');
+  });
+
+  it('rejects an HDF5 file that holds no Keras model', async () => {
+    const response = await submit([paramsPart({ number_of_clusters: 8 }), modelPart(fakeHdf5(4096), 'noise.h5')]);
+    await assertProblem(response, 422, 'MODEL_INVALID', 'model');
+  });
+
   it('rejects an empty model', async () => {
     const response = await submit([paramsPart({ number_of_clusters: 8 }), modelPart(Buffer.alloc(0))]);
     await assertProblem(response, 422, 'MODEL_INVALID', 'model');
@@ -168,9 +180,9 @@ describe('POST /v1/jobs', () => {
   });
 
   it('rejects an oversized model', async () => {
-    const response = await submit([paramsPart({ number_of_clusters: 8 }), modelPart(fakeHdf5(4097))]);
+    const response = await submit([paramsPart({ number_of_clusters: 8 }), modelPart(fakeHdf5(MAX_MODEL_BYTES + 1))]);
     const problem = await assertProblem(response, 413, 'UPLOAD_TOO_LARGE', 'model');
-    assert.match(problem.detail, /4096 bytes/);
+    assert.match(problem.detail, new RegExp(`${MAX_MODEL_BYTES} bytes`));
   });
 
   it('rejects an oversized dataset', async () => {

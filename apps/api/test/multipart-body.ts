@@ -1,6 +1,8 @@
 // Builds multipart/form-data bodies by hand, so tests control the order of parts and can
 // send malformed requests that a FormData encoder would not produce.
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fixturePath } from '@centroid/examples';
 
 export interface PartSpec {
   name: string;
@@ -31,7 +33,12 @@ export function buildMultipart(parts: PartSpec[]): { payload: Buffer; headers: R
   return { payload: Buffer.concat(chunks), headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } };
 }
 
-/** Bytes that pass the HDF5 signature check: the signature followed by `size - 8` bytes of padding. */
+/** A real Keras 2 model (a small Dense network, 28 KB) that passes the upload check. */
+export function kerasModel(): Buffer {
+  return readFileSync(fixturePath('dense-mlp.h5'));
+}
+
+/** Bytes with the HDF5 signature followed by `size - 8` bytes of padding: not a readable HDF5 file. */
 export function fakeHdf5(size = 64): Buffer {
   const content = Buffer.alloc(size, 0);
   Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]).copy(content);

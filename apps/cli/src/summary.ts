@@ -6,11 +6,12 @@ const formatLoss = (evaluation: Evaluation | null): string => (evaluation === nu
 const formatAccuracy = (evaluation: Evaluation | null): string =>
   evaluation?.accuracy == null ? 'n/a' : evaluation.accuracy.toFixed(4);
 
-function table(rows: string[][]): string {
+/** Aligns cells in columns: text columns (listed in `leftAligned`) to the left, numbers to the right. */
+function table(rows: string[][], leftAligned: ReadonlySet<number> = new Set([0])): string {
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  return rows
-    .map((row) => row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  '))
-    .join('\n');
+  const align = (cell: string, column: number) =>
+    leftAligned.has(column) ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!);
+  return rows.map((row) => row.map(align).join('  ').trimEnd()).join('\n');
 }
 
 /** Renders metrics: accuracy and size of the original and the shipped model, then one row per weight tensor. */
@@ -53,7 +54,7 @@ export function formatSummary(metrics: Metrics): string {
       layer.reason,
     ]);
   }
-  lines.push(table(layerRows));
+  lines.push(table(layerRows, new Set([0, 1, 7])));
 
   for (const warning of metrics.warnings) lines.push(`warning ${warning.code}: ${warning.message}`);
   return lines.join('\n');

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,11 +14,11 @@ import { CentroidApiError, CentroidClient } from '@centroid/client';
 import { WebhookPayloadSchema, type Job, type WebhookPayload } from '@centroid/contracts';
 import { ArtifactStore, CancelSignal, ClusterQueue, JobStore, createApiConnection, type RedisConnection } from '@centroid/jobs';
 import { generateWebhookSecret, verifyWebhook } from '@centroid/webhooks';
+import { fixturePath } from '@centroid/examples';
 import { pino } from 'pino';
 import { startWorker, type RunningWorker } from '../src/index.js';
 import { FIXTURE_PIPELINE, TEST_REDIS_URL } from './worker-fixture.js';
 
-const HDF5_SIGNATURE = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 interface ReceivedWebhook {
   headers: Record<string, string>;
@@ -136,7 +136,8 @@ describe('end to end', () => {
 
   async function writeModel(filename: string): Promise<string> {
     const modelPath = path.join(filesDir, filename);
-    await writeFile(modelPath, Buffer.concat([HDF5_SIGNATURE, Buffer.from(`weights of ${filename}`)]));
+    // A real model passes the API's check; the fixture pipeline picks its behaviour from the file name.
+    await copyFile(fixturePath('dense-mlp.h5'), modelPath);
     return modelPath;
   }
 
