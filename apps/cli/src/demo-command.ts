@@ -77,7 +77,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
   if (maxTrainSamples !== null) {
     say(
       `fine-tuning on the first ${maxTrainSamples.toLocaleString('en-US')} of ${MNIST_TRAIN_SAMPLES.toLocaleString('en-US')} training samples` +
-        (backend.name === 'cpu' ? ' so that the pure-JavaScript backend ends in about 10 minutes (--all-train-samples for all)' : ''),
+        (backend.name === 'cpu' ? ' so that the pure-JavaScript backend ends in under 10 minutes (--all-train-samples for all)' : ''),
     );
   } else {
     say(`fine-tuning on all ${MNIST_TRAIN_SAMPLES.toLocaleString('en-US')} training samples`);
