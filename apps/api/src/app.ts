@@ -5,6 +5,7 @@ import { CentroidError } from '@centroid/contracts';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { RouteDependencies } from './dependencies.js';
 import { buildLoggerOptions } from './logger-options.js';
+import { inspectUploadedDataset } from './dataset-check.js';
 import { inspectUploadedModel } from './model-check.js';
 import { handleError, sendProblem } from './problem-reply.js';
 import { REQUEST_ID_HEADER, generateRequestId } from './request-id.js';
@@ -18,7 +19,7 @@ export const DEFAULT_MAX_MODEL_BYTES = 2 * 1024 ** 3;
 export const DEFAULT_MAX_DATASET_BYTES = 4 * 1024 ** 3;
 export const DEFAULT_MAX_PARAMS_BYTES = 64 * 1024;
 
-export interface AppOptions extends Omit<RouteDependencies, 'limits' | 'inspectModel' | 'publicUrl' | 'isShuttingDown'> {
+export interface AppOptions extends Omit<RouteDependencies, 'limits' | 'inspectModel' | 'inspectDataset' | 'publicUrl' | 'isShuttingDown'> {
   limits?: {
     /** @defaultValue 2 GiB */
     maxModelBytes?: number;
@@ -27,8 +28,10 @@ export interface AppOptions extends Omit<RouteDependencies, 'limits' | 'inspectM
     /** @defaultValue 64 KiB */
     maxParamsBytes?: number;
   };
-  /** Check of an uploaded model before queuing. @defaultValue the HDF5 signature check */
+  /** Check of an uploaded model before queuing. @defaultValue model-io's inspection of the Keras HDF5 file */
   inspectModel?: RouteDependencies['inspectModel'];
+  /** Check of an uploaded dataset before queuing. @defaultValue the NPZ array names and sample counts */
+  inspectDataset?: RouteDependencies['inspectDataset'];
   /** Base of absolute URLs in job resources. @defaultValue the scheme and host of each request */
   publicUrl?: string;
   /** @defaultValue a function that always returns false */
@@ -46,6 +49,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       maxParamsBytes: options.limits?.maxParamsBytes ?? DEFAULT_MAX_PARAMS_BYTES,
     },
     inspectModel: options.inspectModel ?? inspectUploadedModel,
+    inspectDataset: options.inspectDataset ?? inspectUploadedDataset,
     publicUrl: options.publicUrl,
     isShuttingDown: options.isShuttingDown ?? (() => false),
   };

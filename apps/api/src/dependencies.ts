@@ -2,6 +2,7 @@
 // the app around their own Redis prefix and data folder.
 import type { ArtifactStore, CancelSignal, ClusterQueue, JobStore } from '@centroid/jobs';
 import type { UploadLimits } from './job-submission.js';
+import type { DatasetInspector } from './dataset-check.js';
 import type { ModelInspector } from './model-check.js';
 
 export interface RouteDependencies {
@@ -13,6 +14,7 @@ export interface RouteDependencies {
   pingRedis: () => Promise<unknown>;
   limits: UploadLimits;
   inspectModel: ModelInspector;
+  inspectDataset: DatasetInspector;
   /** Base of the URLs in job resources, such as `https://centroid.example.com`, or undefined to use the request's host. */
   publicUrl: string | undefined;
   /** Returns true once the server is draining, so /readyz reports not ready. */

@@ -3,4 +3,5 @@ export * from './byte-range.js';
 export * from './dependencies.js';
 export * from './job-submission.js';
 export * from './model-check.js';
+export * from './dataset-check.js';
 export * from './logger-options.js';

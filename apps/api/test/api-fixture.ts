@@ -12,6 +12,8 @@ import { buildApp, type AppOptions } from '../src/index.js';
 export const TEST_REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 /** Model upload limit of the test app: room for the 28 KB fixture model, small enough to exceed cheaply. */
 export const MAX_MODEL_BYTES = 64 * 1024;
+/** Dataset upload limit of the test app: room for the 26 KB fixture NPZ. */
+export const MAX_DATASET_BYTES = 64 * 1024;
 
 export type RedisConnection = ReturnType<typeof createApiConnection>;
 
@@ -45,7 +47,7 @@ export async function createApiFixture(overrides: Partial<AppOptions> = {}): Pro
     artifacts,
     cancelSignal,
     pingRedis: () => redis.ping(),
-    limits: { maxModelBytes: MAX_MODEL_BYTES, maxDatasetBytes: 8192 },
+    limits: { maxModelBytes: MAX_MODEL_BYTES, maxDatasetBytes: MAX_DATASET_BYTES },
     logger: false,
     ...overrides,
   });

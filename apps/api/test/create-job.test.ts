@@ -5,8 +5,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Job, Problem } from '@centroid/contracts';
 import { JobStore, createApiConnection } from '@centroid/jobs';
-import { MAX_MODEL_BYTES, createApiFixture, type ApiFixture } from './api-fixture.js';
-import { buildMultipart, fakeHdf5, kerasModel, type PartSpec } from './multipart-body.js';
+import { MAX_DATASET_BYTES, MAX_MODEL_BYTES, createApiFixture, type ApiFixture } from './api-fixture.js';
+import { buildMultipart, datasetFixture, fakeHdf5, kerasModel, smallNpz, type PartSpec } from './multipart-body.js';
 
 function paramsPart(params: unknown): PartSpec {
   return { name: 'params', content: JSON.stringify(params) };
@@ -58,7 +58,7 @@ describe('POST /v1/jobs', () => {
 
   it('accepts a valid submission', async () => {
     const model = kerasModel();
-    const dataset = Buffer.from('PK fake npz');
+    const dataset = datasetFixture();
     const response = await submit([
       paramsPart({ number_of_clusters: 16, cluster_centroids_init: 'LINEAR' }),
       modelPart(model),
@@ -144,6 +144,56 @@ describe('POST /v1/jobs', () => {
     await assertProblem(response, 422, 'MODEL_INVALID', 'model');
   });
 
+  it('rejects a dataset missing a named array', async () => {
+    const response = await submit([
+      paramsPart({ number_of_clusters: 8, dataset: { x_test: 'images' } }),
+      modelPart(),
+      { name: 'dataset', filename: 'data.npz', content: datasetFixture() },
+    ]);
+    const problem = await assertProblem(response, 422, 'DATASET_ARRAY_MISSING', 'dataset.x_test');
+    assert.equal(problem.file, 'data.npz');
+    assert.match(problem.detail, /'images'/);
+    assert.match(problem.detail, /'x_test'/, 'lists the arrays the file contains');
+  });
+
+  it('requires training arrays only when fine-tuning', async () => {
+    const testOnly = smallNpz({ x_test: 4, y_test: 4 });
+    const rejected = await submit([
+      paramsPart({ number_of_clusters: 8 }),
+      modelPart(),
+      { name: 'dataset', filename: 'test-only.npz', content: testOnly },
+    ]);
+    await assertProblem(rejected, 422, 'DATASET_ARRAY_MISSING', 'dataset.x_train');
+
+    const accepted = await submit([
+      paramsPart({ number_of_clusters: 8, fine_tune: { epochs: 0 } }),
+      modelPart(),
+      { name: 'dataset', filename: 'test-only.npz', content: testOnly },
+    ]);
+    assert.equal(accepted.statusCode, 202, accepted.body);
+  });
+
+  it('rejects labels that do not match the samples', async () => {
+    const response = await submit([
+      paramsPart({ number_of_clusters: 8, fine_tune: { epochs: 0 } }),
+      modelPart(),
+      { name: 'dataset', filename: 'uneven.npz', content: smallNpz({ x_test: 4, y_test: 3 }) },
+    ]);
+    const problem = await assertProblem(response, 422, 'DATASET_SHAPE_MISMATCH', 'dataset.y_test');
+    assert.match(problem.detail, /4 samples/);
+    assert.match(problem.detail, /3 labels/);
+  });
+
+  it('rejects a dataset that is not an NPZ', async () => {
+    const response = await submit([
+      paramsPart({ number_of_clusters: 8 }),
+      modelPart(),
+      { name: 'dataset', filename: 'data.npz', content: Buffer.from('x,y\n1,2\n') },
+    ]);
+    const problem = await assertProblem(response, 422, 'DATASET_INVALID', 'dataset');
+    assert.equal(problem.file, 'data.npz');
+  });
+
   it('rejects an empty model', async () => {
     const response = await submit([paramsPart({ number_of_clusters: 8 }), modelPart(Buffer.alloc(0))]);
     await assertProblem(response, 422, 'MODEL_INVALID', 'model');
@@ -189,7 +239,7 @@ describe('POST /v1/jobs', () => {
     const response = await submit([
       paramsPart({ number_of_clusters: 8 }),
       modelPart(),
-      { name: 'dataset', filename: 'big.npz', content: Buffer.alloc(8193) },
+      { name: 'dataset', filename: 'big.npz', content: Buffer.alloc(MAX_DATASET_BYTES + 1) },
     ]);
     await assertProblem(response, 413, 'UPLOAD_TOO_LARGE', 'dataset');
   });

@@ -2,7 +2,7 @@
 // send malformed requests that a FormData encoder would not produce.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { fixturePath } from '@centroid/examples';
+import { encodeNpz, fixturePath } from '@centroid/examples';
 
 export interface PartSpec {
   name: string;
@@ -36,6 +36,19 @@ export function buildMultipart(parts: PartSpec[]): { payload: Buffer; headers: R
 /** A real Keras 2 model (a small Dense network, 28 KB) that passes the upload check. */
 export function kerasModel(): Buffer {
   return readFileSync(fixturePath('dense-mlp.h5'));
+}
+
+/** A real NPZ dataset (26 KB) that fits the tiny CNN fixture. */
+export function datasetFixture(): Buffer {
+  return readFileSync(fixturePath('tiny-cnn.npz'));
+}
+
+/** An NPZ with float32 arrays of the given sample counts, each sample 8 values. */
+export function smallNpz(samples: Record<string, number>): Buffer {
+  const arrays = Object.fromEntries(
+    Object.entries(samples).map(([name, count]) => [name, { dtype: '<f4' as const, shape: [count, 8], data: new Float32Array(count * 8) }]),
+  );
+  return Buffer.from(encodeNpz(arrays));
 }
 
 /** Bytes with the HDF5 signature followed by `size - 8` bytes of padding: not a readable HDF5 file. */

@@ -8,7 +8,7 @@ import { readJobSubmission } from '../job-submission.js';
 import { CentroidError } from '@centroid/contracts';
 
 export function registerCreateJobRoute(app: FastifyInstance, dependencies: RouteDependencies): void {
-  const { store, queue, artifacts, limits, inspectModel, publicUrl } = dependencies;
+  const { store, queue, artifacts, limits, inspectModel, inspectDataset, publicUrl } = dependencies;
 
   app.post('/v1/jobs', async (request, reply) => {
     if (!request.isMultipart()) {
@@ -21,6 +21,9 @@ export function registerCreateJobRoute(app: FastifyInstance, dependencies: Route
     try {
       const submission = await readJobSubmission(request, jobId, artifacts, limits);
       await inspectModel(submission.model.path, submission.model.filename);
+      if (submission.dataset !== null) {
+        await inspectDataset(submission.dataset.path, submission.dataset.filename, submission.params);
+      }
 
       const job = buildQueuedJob({
         id: jobId,
