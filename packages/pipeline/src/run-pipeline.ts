@@ -1,6 +1,6 @@
 // The clustering pipeline from an uploaded file to artifacts on disk: load, evaluate the
 // original, initialise centroids, fine-tune, strip, evaluate the shipped model, pack.
-// The CLI runs it in-process and the worker in a child process; it knows nothing of Redis or HTTP.
+// The CLI runs it in-process and the worker in a child process. It does not use Redis or HTTP.
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {

@@ -1,4 +1,4 @@
-// What the pipeline takes and returns, shared by the CLI (in-process) and the worker (child process).
+// Input, output and hooks of the pipeline, shared by the CLI (in-process) and the worker (child process).
 import type { JobParams, Metrics, Progress } from '@centroid/contracts';
 
 export interface PipelineInput {

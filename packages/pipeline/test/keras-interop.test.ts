@@ -73,7 +73,7 @@ describe('the clustered example model in real Keras', { skip }, () => {
       }
       assert.ok(maxDifference <= 1e-4, `largest difference ${maxDifference}`);
 
-      // h5py sees at most N values in each clustered tensor and the same bytes in every other one.
+      // h5py reads at most N values in each clustered tensor and the same bytes in every other one.
       const before = await inspect(exampleModelPath());
       const after = await inspect(clusteredPath);
       for (const layer of result.metrics.layers) {

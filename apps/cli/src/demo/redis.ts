@@ -1,4 +1,4 @@
-// Finds a Redis for the demo: uses the one at REDIS_URL when it answers, otherwise starts a
+// Finds a Redis for the demo: uses the one at REDIS_URL when it responds, otherwise starts a
 // local redis-server without persistence, otherwise says exactly how to get one.
 import { spawn } from 'node:child_process';
 import net from 'node:net';
@@ -11,7 +11,7 @@ export class RedisUnavailableError extends Error {
   }
 }
 
-/** Sends PING over a raw connection; true when Redis answers PONG within the timeout. */
+/** Sends PING over a raw connection and returns true when Redis replies PONG within the timeout. */
 export function pingRedis(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect({ host, port });
@@ -30,26 +30,26 @@ function isLocal(host: string): boolean {
   return host === '127.0.0.1' || host === 'localhost' || host === '::1';
 }
 
-/** Ensures a Redis answers at `url`; returns a line describing what was done. */
+/** Ensures that a Redis responds at `url` and returns a line describing what was done. */
 export async function ensureRedis(url: string): Promise<string> {
   const parsed = new URL(url);
   const host = parsed.hostname.replace(/^\[|\]$/g, '');
   const port = Number(parsed.port || 6379);
-  if (await pingRedis(host, port)) return `Redis answers at ${host}:${port}`;
+  if (await pingRedis(host, port)) return `Redis responds at ${host}:${port}`;
 
   const howToFix =
     'Install Redis (Debian or Ubuntu: apt-get install redis-server; macOS: brew install redis) and run pnpm demo again, ' +
     'or set REDIS_URL to a Redis that is running.';
-  if (!isLocal(host)) throw new RedisUnavailableError(`Redis at ${url} does not answer PING. ${howToFix}`);
+  if (!isLocal(host)) throw new RedisUnavailableError(`Redis at ${url} does not respond to PING. ${howToFix}`);
 
   const started = await startRedisServer(port);
-  if (!started) throw new RedisUnavailableError(`No Redis answers at ${host}:${port} and redis-server could not be started. ${howToFix}`);
+  if (!started) throw new RedisUnavailableError(`No Redis responds at ${host}:${port} and redis-server could not be started. ${howToFix}`);
 
   for (let attempt = 0; attempt < 50; attempt++) {
     if (await pingRedis(host, port)) return `started redis-server on 127.0.0.1:${port} (no persistence)`;
     await sleep(100);
   }
-  throw new RedisUnavailableError(`redis-server was started on port ${port} but did not answer PING within 5 s. ${howToFix}`);
+  throw new RedisUnavailableError(`redis-server was started on port ${port} but did not respond to PING within 5 s. ${howToFix}`);
 }
 
 function startRedisServer(port: number): Promise<boolean> {
