@@ -1,5 +1,6 @@
 // Starts a worker from environment variables (see config.ts) and stops it on SIGTERM or
 // SIGINT, giving running jobs until CENTROID_SHUTDOWN_DEADLINE_MS to finish.
+import { selectBackend } from '@centroid/engine';
 import { pino } from 'pino';
 import { readWorkerConfig } from './config.js';
 import { startWorker } from './start-worker.js';
@@ -10,6 +11,12 @@ async function main(): Promise<void> {
 
   if (config.webhookSecret === undefined) log.warn('CENTROID_WEBHOOK_SECRET is not set, so jobs with a webhook URL record that none was sent');
   if (config.allowPrivateWebhooks === true) log.warn('CENTROID_WEBHOOK_ALLOW_PRIVATE=1: webhooks may reach loopback and private addresses');
+
+  // Each job's child process selects its backend the same way; selecting it here too logs the
+  // choice at start and stops a worker whose forced CENTROID_BACKEND cannot load.
+  const backend = await selectBackend();
+  for (const skipped of backend.skipped) log.info({ backend: skipped.name, reason: skipped.reason }, 'backend skipped');
+  log.info({ backend: backend.name, version: backend.version }, 'backend selected');
 
   const worker = await startWorker({ ...config, logger: log });
 
