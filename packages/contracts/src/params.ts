@@ -2,7 +2,15 @@
 // switch without rewriting its configuration; unknown fields are rejected, not ignored.
 import { z } from 'zod';
 
-export const CENTROID_INITIALISATIONS = ['linear', 'random', 'density_based', 'kmeans_plus_plus'] as const;
+export const CENTROID_INITIALISATIONS = [
+  'linear',
+  'random',
+  'density_based',
+  'kmeans_plus_plus',
+  // Beyond TFMOT: k-means++ followed by Lloyd iterations, and the exact 1-D k-means.
+  'kmeans',
+  'kmeans_1d_optimal',
+] as const;
 export type CentroidInitialisation = (typeof CENTROID_INITIALISATIONS)[number];
 
 const lowerCase = (value: unknown): unknown => (typeof value === 'string' ? value.toLowerCase() : value);

@@ -1,7 +1,10 @@
 // Centroid initialisation for one weight tensor, following the four methods of the
 // TensorFlow Model Optimization Toolkit (TFMOT, `clustering_centroids.py`), except that
-// DENSITY_BASED uses exact quantiles where TFMOT interpolates a 30-point CDF grid.
+// DENSITY_BASED uses exact quantiles where TFMOT interpolates a 30-point CDF grid, and
+// two methods TFMOT lacks: k-means run to convergence and the exact 1-D k-means.
 import type { CentroidInitialisation } from '@centroid/contracts';
+import { optimalKmeans1dCentroids } from './kmeans-1d-optimal.js';
+import { kmeansCentroids } from './kmeans-lloyd.js';
 import { kmeansPlusPlusCentroids } from './kmeans-plus-plus.js';
 import { createRandom } from './random.js';
 
@@ -17,14 +20,21 @@ import { createRandom } from './random.js';
  *   (Hyndman and Fan type 1), so every centroid is one of the values.
  * - `kmeans_plus_plus`: greedy k-means++ seeding as TensorFlow's
  *   `KmeansPlusPlusInitialization` kernel does it, with no Lloyd iterations after it.
+ * - `kmeans`: the `kmeans_plus_plus` seeding, then Lloyd iterations until the
+ *   assignment stops changing or 1000 iterations pass. Deterministic for a seed.
+ * - `kmeans_1d_optimal`: the exact one-dimensional k-means, the clustering with the
+ *   lowest possible squared error, by dynamic programming. Ignores the seed.
  *
  * Degenerate inputs give duplicate centroids instead of an error: when all values are
- * equal every centroid is that value, and `density_based` or `kmeans_plus_plus` on a
- * tensor with fewer distinct values than clusters repeats some of them. Assignment sends
- * each value to the first of a run of equal centroids, so the repeats stay empty.
+ * equal every centroid is that value, and every method except `linear` and `random`
+ * repeats some values on a tensor with fewer distinct values than clusters
+ * (`kmeans_1d_optimal` returns each distinct value and repeats the largest). Assignment
+ * sends each value to the first of a run of equal centroids, so the repeats stay empty.
  *
  * Works in O(n log n) time and O(n) memory (`kmeans_plus_plus` needs about 20 bytes per
- * value). Raises RangeError when `values` is empty or contains NaN or ±Infinity.
+ * value), except `kmeans_1d_optimal`, which takes O(n log n + N·m·log m) time for m
+ * distinct values and about 100 bytes per distinct value. Raises RangeError when
+ * `values` is empty or contains NaN or ±Infinity.
  */
 export function initialiseCentroids(
   values: Float32Array,
@@ -49,6 +59,10 @@ export function initialiseCentroids(
       return densityBasedCentroids(values, numberOfClusters);
     case 'kmeans_plus_plus':
       return kmeansPlusPlusCentroids(values, numberOfClusters, createRandom(seed));
+    case 'kmeans':
+      return kmeansCentroids(values, numberOfClusters, createRandom(seed));
+    case 'kmeans_1d_optimal':
+      return optimalKmeans1dCentroids(values, numberOfClusters);
     default:
       throw new RangeError(`unknown centroid initialisation '${String(method)}'`);
   }
