@@ -47,6 +47,16 @@ export const LayerReportSchema = z.object({
   number_of_clusters: z.number().int().nullable(),
   distinct_before: z.number().int(),
   distinct_after: z.number().int(),
+  // The four fields below are optional only because job records written before they
+  // existed lack them. The pipeline always fills them in.
+  /** Σ (w − c)² of each original weight w against its nearest initial centroid c; null when not clustered. */
+  sse_initial: z.number().nullable().optional(),
+  /** Σ (shipped − original)² over the tensor's values; 0 when not clustered. */
+  sse_final: z.number().optional(),
+  /** Shannon entropy of the final assignment, in bits per weight; null when not clustered. */
+  entropy_bits: z.number().nullable().optional(),
+  /** Ideal size in bytes, rounded up: n·entropy_bits/8 + 4·number_of_clusters when clustered, 4·n otherwise. */
+  ideal_bytes: z.number().int().optional(),
 });
 export type LayerReport = z.infer<typeof LayerReportSchema>;
 
@@ -57,6 +67,8 @@ export const SizeReportSchema = z.object({
   clustered_gzip_bytes: z.number().int(),
   /** original_gzip_bytes / clustered_gzip_bytes */
   gzip_ratio: z.number(),
+  /** Sum of the layers' `ideal_bytes`: the weights' size under an ideal entropy coder. Optional for older job records. */
+  ideal_bytes: z.number().int().optional(),
 });
 export type SizeReport = z.infer<typeof SizeReportSchema>;
 

@@ -6,6 +6,7 @@ export { BACKEND_NAMES, selectBackend, type BackendName, type SelectedBackend } 
 export { throwIfCanceled } from './cancellation.js';
 export { checkDataset } from './check-dataset.js';
 export { clusteredWeight } from './clustered-weight.js';
+export { measureClusteringError, type ClusteringErrorReport, type ClusteringOutcome } from './clustering-error.js';
 export { ClusteringSession, type ClusterTarget, type ClusteringOptions } from './clustering-session.js';
 export { evaluate, regularizationLoss, type Evaluation, type EvaluationProgress } from './evaluate.js';
 export {
@@ -16,7 +17,10 @@ export {
   type FineTuneOptions,
   type FineTuneResult,
 } from './fine-tune.js';
+export { entropyBits, idealBytes } from './ideal-size.js';
 export { initialiseCentroids } from './initialise-centroids.js';
+export { optimalKmeans1dCentroids } from './kmeans-1d-optimal.js';
+export { MAX_LLOYD_ITERATIONS, kmeansCentroids } from './kmeans-lloyd.js';
 export { prepareLabels } from './labels.js';
 export {
   KERAS_EPSILON,
@@ -31,4 +35,5 @@ export {
 export { createRandom, shuffleInPlace, type RandomStream } from './random.js';
 export { countDistinct } from './report.js';
 export { clusterTargets, selectWeights, type WeightSelection } from './select-weights.js';
+export { sumOfSquaredDifferences, sumOfSquaredErrors } from './squared-error.js';
 export { stripClustering } from './strip-clustering.js';

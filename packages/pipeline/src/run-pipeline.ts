@@ -17,6 +17,7 @@ import {
   countDistinct,
   evaluate,
   fineTune,
+  measureClusteringError,
   resolveLoss,
   selectBackend,
   selectWeights,
@@ -121,6 +122,9 @@ export async function runPipeline(input: PipelineInput, hooks: PipelineHooks = {
       method: params.cluster_centroids_init,
       seed: params.fine_tune.seed,
     });
+    // Fine-tuning moves the centroids, so keep the initial ones for the report's sse_initial.
+    const initialCentroids = new Map<ClusterTarget, Float32Array>();
+    for (const target of targets) initialCentroids.set(target, session.centroids(target));
     for (const weight of selection) {
       if (!weight.clusterable) log('warn', `weight not clustered: ${weight.layer.name}/${weight.weightName}: ${weight.reason}`, { layer: weight.layer.name });
     }
@@ -155,6 +159,12 @@ export async function runPipeline(input: PipelineInput, hooks: PipelineHooks = {
         number_of_clusters: after === undefined ? null : params.number_of_clusters,
         distinct_before: countDistinct(before),
         distinct_after: countDistinct(after ?? before),
+        ...measureClusteringError({
+          original: before,
+          shipped: after ?? null,
+          initialCentroids: target === undefined || after === undefined ? null : (initialCentroids.get(target) ?? null),
+          numberOfClusters: after === undefined ? null : params.number_of_clusters,
+        }),
       });
     }
 
@@ -177,6 +187,7 @@ export async function runPipeline(input: PipelineInput, hooks: PipelineHooks = {
         clustered_bytes: clusteredSize.bytes,
         clustered_gzip_bytes: clusteredSize.gzipBytes,
         gzip_ratio: Math.round((originalSize.gzipBytes / clusteredSize.gzipBytes) * 1000) / 1000,
+        ideal_bytes: layers.reduce((total, layer) => total + (layer.ideal_bytes ?? 0), 0),
       },
       layers,
       fine_tuning: fineTuning,
