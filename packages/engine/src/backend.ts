@@ -85,11 +85,47 @@ async function loadBackend(name: BackendName): Promise<string> {
   if (tf.findBackendFactory('tensorflow') === null) {
     throw new Error(`${packageName} registered its backend with another copy of @tensorflow/tfjs than the engine uses`);
   }
+  registerNativeSearchSorted();
   if (!(await tf.setBackend('tensorflow'))) {
     throw new Error('tf.setBackend("tensorflow") returned false');
   }
   await tf.ready();
   return binding.version?.['tfjs-node'] ?? 'unknown';
+}
+
+/** The members of tfjs-node's NodeJSKernelBackend that the kernel below uses. */
+interface NativeKernelBackend {
+  binding: { TF_ATTR_TYPE: number; TF_FLOAT: number; TF_INT32: number };
+  executeSingleOutput(opName: string, attributes: { name: string; type: number; value: number }[], inputs: tf.TensorInfo[]): tf.TensorInfo;
+}
+
+/**
+ * Registers SearchSorted, which assigning clusters uses, for the 'tensorflow' backend.
+ * tfjs-node 4.22.0 has no kernel for it, so it maps to TensorFlow's LowerBound
+ * (side 'left') and UpperBound (side 'right') ops, which take the same 2-D inputs.
+ */
+function registerNativeSearchSorted(): void {
+  if (tf.getKernel('SearchSorted', 'tensorflow') !== undefined) {
+    return;
+  }
+  tf.registerKernel({
+    kernelName: 'SearchSorted',
+    backendName: 'tensorflow',
+    kernelFunc: ({ inputs, attrs, backend }) => {
+      const { sortedSequence, values } = inputs as { sortedSequence: tf.TensorInfo; values: tf.TensorInfo };
+      const side = (attrs as { side: 'left' | 'right' }).side;
+      const native = backend as unknown as NativeKernelBackend;
+      const { TF_ATTR_TYPE, TF_FLOAT, TF_INT32 } = native.binding;
+      if (sortedSequence.dtype !== 'float32' && sortedSequence.dtype !== 'int32') {
+        throw new Error(`SearchSorted on the tensorflow backend supports float32 and int32, not ${sortedSequence.dtype}`);
+      }
+      const attributes = [
+        { name: 'T', type: TF_ATTR_TYPE, value: sortedSequence.dtype === 'float32' ? TF_FLOAT : TF_INT32 },
+        { name: 'out_type', type: TF_ATTR_TYPE, value: TF_INT32 },
+      ];
+      return native.executeSingleOutput(side === 'left' ? 'LowerBound' : 'UpperBound', attributes, [sortedSequence, values]);
+    },
+  });
 }
 
 function isBackendName(value: string): value is BackendName {
@@ -102,10 +138,27 @@ function describeBackend(name: BackendName): string {
 
 function failureReason(error: unknown, name: BackendName): string {
   const message = error instanceof Error ? error.message : String(error);
+  if (name === 'cpu') {
+    return message;
+  }
+
+  const packageName = NATIVE_PACKAGES[name];
+  // setup-native.sh builds only @tensorflow/tfjs-node.
+  const setupHint = name === 'tensorflow' ? '; run pnpm setup:native' : '';
   const code = (error as { code?: unknown }).code;
   // A missing dependency of an installed package raises the same code, with that
   // dependency's name in the message.
-  const isMissingPackage =
-    (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && name !== 'cpu' && message.includes(`'${NATIVE_PACKAGES[name]}'`);
-  return isMissingPackage ? `${NATIVE_PACKAGES[name as Exclude<BackendName, 'cpu'>]} is not installed` : message;
+  if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && message.includes(`'${packageName}'`)) {
+    return `${packageName} is not installed`;
+  }
+  // tfjs-node 4.22.0 raises this when its addon is not built, as after a pnpm 10
+  // install, which skips the package's install script.
+  if (message.includes('tfjs_binding.node) can not be found')) {
+    return `${packageName} is installed, but its native binding is not built${setupHint}`;
+  }
+  // The addon was built but libtensorflow, which it links, is gone or does not load.
+  if (code === 'ERR_DLOPEN_FAILED') {
+    return `${packageName} failed to load libtensorflow (${message})${setupHint}`;
+  }
+  return message;
 }
