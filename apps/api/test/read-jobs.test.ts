@@ -35,6 +35,7 @@ describe('job read routes', () => {
       assert.equal(problem.code, 'JOB_NOT_FOUND');
       assert.equal(problem.type, 'https://centroid.dev/problems/job-not-found');
       assert.ok(problem.request_id?.startsWith('req_'));
+      assert.equal(problem.detail, `No job has the id '${id}'.`);
     }
   });
 

@@ -6,7 +6,7 @@ import type { RouteDependencies } from '../dependencies.js';
 import { baseUrlOf, presentJob } from '../job-presenter.js';
 
 export function jobNotFound(id: string): CentroidError {
-  return new CentroidError('JOB_NOT_FOUND', `Job '${id}' was not found. It may never have existed or may have expired.`);
+  return new CentroidError('JOB_NOT_FOUND', `No job has the id '${id}'.`);
 }
 
 export function registerReadJobRoutes(app: FastifyInstance, { store, publicUrl }: RouteDependencies): void {
