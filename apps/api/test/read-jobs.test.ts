@@ -5,7 +5,7 @@ import type { Job, JobPage, Problem } from '@centroid/contracts';
 import { JobStore, createApiConnection, createJobId } from '@centroid/jobs';
 import { buildLoggerOptions } from '../src/index.js';
 import { createApiFixture, type ApiFixture } from './api-fixture.js';
-import { createQueuedJob } from './job-fixtures.js';
+import { SAMPLE_METRICS, artifactEntry, createQueuedJob, createRunningJob } from './job-fixtures.js';
 
 describe('job read routes', () => {
   let fixture: ApiFixture;
@@ -36,6 +36,44 @@ describe('job read routes', () => {
       assert.equal(problem.type, 'https://centroid.dev/problems/job-not-found');
       assert.ok(problem.request_id?.startsWith('req_'));
       assert.equal(problem.detail, `No job has the id '${id}'.`);
+    }
+  });
+
+  it('lists the artifacts of a job', async () => {
+    const running = await createRunningJob(fixture.store);
+    const artifacts = [
+      artifactEntry(running.id, 'model.h5', 20, 'a'.repeat(64), 'application/x-hdf5'),
+      artifactEntry(running.id, 'metrics.json', 10, 'b'.repeat(64), 'application/json'),
+    ];
+    await fixture.store.setResult(running.id, SAMPLE_METRICS, artifacts);
+
+    const response = await fixture.app.inject({ method: 'GET', url: `/v1/jobs/${running.id}/artifacts`, headers: { host: 'api.test:8080' } });
+    assert.equal(response.statusCode, 200, response.body);
+    const body = response.json<{ artifacts: Job['artifacts'] }>();
+    assert.deepEqual(
+      body.artifacts,
+      artifacts.map((artifact) => ({ ...artifact, url: `http://api.test:8080/v1/jobs/${running.id}/artifacts/${artifact.name}` })),
+    );
+
+    const job = await fixture.app.inject({ method: 'GET', url: `/v1/jobs/${running.id}`, headers: { host: 'api.test:8080' } });
+    assert.deepEqual(body.artifacts, job.json<Job>().artifacts, 'same list as the job resource');
+  });
+
+  it('follows the urls.artifacts link', async () => {
+    const queued = await createQueuedJob(fixture.store);
+    const job = (await fixture.app.inject({ method: 'GET', url: `/v1/jobs/${queued.id}` })).json<Job>();
+
+    const response = await fixture.app.inject({ method: 'GET', url: new URL(job.urls.artifacts).pathname });
+    assert.equal(response.statusCode, 200, response.body);
+    assert.deepEqual(response.json(), { artifacts: [] });
+  });
+
+  it('returns 404 for artifacts of an unknown job', async () => {
+    for (const id of [createJobId(), 'not-an-id']) {
+      const response = await fixture.app.inject({ method: 'GET', url: `/v1/jobs/${id}/artifacts` });
+      assert.equal(response.statusCode, 404);
+      assert.match(String(response.headers['content-type']), /^application\/problem\+json/);
+      assert.equal(response.json<Problem>().code, 'JOB_NOT_FOUND');
     }
   });
 

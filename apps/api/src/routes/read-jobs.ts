@@ -1,5 +1,6 @@
-// GET /v1/jobs/{id} and GET /v1/jobs: the job resource and the paged job list.
-import { CentroidError, DEFAULT_JOB_PAGE_SIZE, MAX_JOB_PAGE_SIZE, type JobPage } from '@centroid/contracts';
+// GET /v1/jobs/{id}, GET /v1/jobs/{id}/artifacts and GET /v1/jobs: the job resource, its
+// artifact list and the paged job list.
+import { CentroidError, DEFAULT_JOB_PAGE_SIZE, MAX_JOB_PAGE_SIZE, type Artifact, type JobPage } from '@centroid/contracts';
 import { isJobId } from '@centroid/jobs';
 import type { FastifyInstance } from 'fastify';
 import type { RouteDependencies } from '../dependencies.js';
@@ -15,6 +16,14 @@ export function registerReadJobRoutes(app: FastifyInstance, { store, publicUrl }
     const job = isJobId(id) ? await store.get(id) : null;
     if (job === null) throw jobNotFound(id);
     return presentJob(job, baseUrlOf(request, publicUrl));
+  });
+
+  // The list is empty until the job succeeds, because the worker publishes artifacts only then.
+  app.get<{ Params: { id: string } }>('/v1/jobs/:id/artifacts', async (request): Promise<{ artifacts: Artifact[] }> => {
+    const { id } = request.params;
+    const job = isJobId(id) ? await store.get(id) : null;
+    if (job === null) throw jobNotFound(id);
+    return { artifacts: presentJob(job, baseUrlOf(request, publicUrl)).artifacts };
   });
 
   app.get<{ Querystring: { limit?: string; cursor?: string } }>('/v1/jobs', async (request): Promise<JobPage> => {
