@@ -9,7 +9,7 @@ import { crc32 } from 'node:zlib';
 import { CentroidError } from '@centroid/contracts';
 
 import { decodeNpyData, invalidArray, npyHeaderLength, parseNpyHeader } from './npy.js';
-import { locateEntryData, readZipDirectory, streamEntry } from './zip.js';
+import { locateEntryData, readZipDirectory, SMALL_READ_CHUNK_BYTES, streamEntry } from './zip.js';
 
 import type { FileHandle } from 'node:fs/promises';
 import type { NdArray, NdDtype, NpyContext, NpyHeader } from './npy.js';
@@ -206,7 +206,10 @@ async function assembleMember(
   const context = { filename, name: member.name };
   const dataStart = await locateEntryData(handle, fileSize, member.entry, filename);
   const assembler = new NpyMemberAssembler(member.entry, context, wantValues);
-  await streamEntry(handle, member.entry, dataStart, filename, (chunk) => assembler.push(chunk));
+  // For the header alone, small reads keep a highly compressed member from inflating
+  // far past its header before streaming stops.
+  const readChunkBytes = wantValues ? undefined : SMALL_READ_CHUNK_BYTES;
+  await streamEntry(handle, member.entry, dataStart, filename, (chunk) => assembler.push(chunk), readChunkBytes);
   return assembler;
 }
 
@@ -247,9 +250,11 @@ export async function readNpz(path: string, options: ReadNpzOptions = {}): Promi
 }
 
 /**
- * Lists the arrays of an `.npz` file with their dtypes and shapes, in archive order,
- * reading only each member's `.npy` header. Raises DATASET_INVALID when a header is bad
- * or disagrees with the size that the zip directory declares.
+ * Lists the arrays of an `.npz` file with their dtypes and shapes, in archive order.
+ * Reads each member's local header and then only as much of its data as it takes to
+ * complete the `.npy` header, so memory and time do not grow with the arrays' size.
+ * Raises DATASET_INVALID when a header is bad, or when its shape and dtype disagree
+ * with the uncompressed size that the zip directory declares.
  */
 export async function readNpzArrayNames(path: string, options: { filename?: string } = {}): Promise<NdArrayInfo[]> {
   const filename = options.filename ?? basename(path);

@@ -52,6 +52,13 @@ const DEFLATE_RATIO_SLACK_BYTES = 1024;
 /** Bytes read from disk per step while streaming a member. */
 const READ_CHUNK_BYTES = 4 * 1024 * 1024;
 
+/**
+ * Bytes read from disk per step while only the start of a member is wanted. fflate
+ * inflates each pushed chunk whole, so one step yields at most MAX_DEFLATE_RATIO times
+ * this, about 4 MiB, however large the member is.
+ */
+export const SMALL_READ_CHUNK_BYTES = 4 * 1024;
+
 export function invalidArchive(filename: string, problem: string): CentroidError {
   return new CentroidError('DATASET_INVALID', `${filename} is not a valid NPZ (zip) archive: ${problem}`, { file: filename });
 }
@@ -226,9 +233,9 @@ export async function locateEntryData(handle: FileHandle, fileSize: number, entr
 }
 
 /**
- * Streams the uncompressed bytes of a member to `onChunk`, reading the file in chunks.
- * Stops early when `onChunk` returns false. Raises DATASET_INVALID when deflated data is
- * corrupt.
+ * Streams the uncompressed bytes of a member to `onChunk`, reading the file in chunks of
+ * `readChunkBytes` and inflating each one as it arrives. Stops after the chunk for which
+ * `onChunk` returns false. Raises DATASET_INVALID when deflated data is corrupt.
  */
 export async function streamEntry(
   handle: FileHandle,
@@ -236,6 +243,7 @@ export async function streamEntry(
   dataStart: number,
   filename: string,
   onChunk: (chunk: Uint8Array) => boolean,
+  readChunkBytes: number = READ_CHUNK_BYTES,
 ): Promise<void> {
   let keepGoing = true;
   const inflate = entry.method === 8 ? new Inflate() : null;
@@ -248,7 +256,7 @@ export async function streamEntry(
   }
 
   for (let read = 0; keepGoing && read < entry.compressedSize; ) {
-    const length = Math.min(READ_CHUNK_BYTES, entry.compressedSize - read);
+    const length = Math.min(readChunkBytes, entry.compressedSize - read);
     const chunk = await readAt(handle, dataStart + read, length);
     if (chunk.length === 0) {
       throw invalidArchive(filename, `member "${entry.name}" ends after ${read} of its ${entry.compressedSize} bytes.`);

@@ -4,16 +4,17 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { describe, test } from 'node:test';
 
-import { deflateSync } from 'fflate';
+import { Deflate, deflateSync } from 'fflate';
 
 import { isCentroidError } from '@centroid/contracts';
 
 import { readNpz, readNpzArrayNames } from '../src/index.js';
+import { runInChild } from '../src/isolation/run-in-child.js';
 import { fixture, temporaryFolder } from './helpers.js';
 
 import type { TestContext } from 'node:test';
 import type { ErrorCode } from '@centroid/contracts';
-import type { NdArray } from '../src/index.js';
+import type { NdArray, NdArrayInfo } from '../src/index.js';
 
 function ramp(count: number, scale = 1, offset = 0): number[] {
   return Array.from({ length: count }, (_, index) => index * scale + offset);
@@ -56,6 +57,8 @@ interface ZipMember {
   name: string;
   data: Uint8Array;
   method: 0 | 8;
+  /** Deflate stream written as is in place of `data` deflated; give `declaredSize` and `crc` with it. */
+  deflated?: Uint8Array;
   /** Uncompressed size written to the headers; defaults to the true size. */
   declaredSize?: number;
   /** CRC-32 written to the headers; defaults to the true CRC. */
@@ -70,7 +73,7 @@ function buildZip(members: ZipMember[]): Uint8Array {
 
   for (const member of members) {
     const name = Buffer.from(member.name);
-    const stored = member.method === 8 ? deflateSync(member.data) : member.data;
+    const stored = member.deflated ?? (member.method === 8 ? deflateSync(member.data) : member.data);
     const crc = member.crc ?? crc32(member.data);
     const size = member.declaredSize ?? member.data.length;
 
@@ -117,6 +120,29 @@ function buildZip(members: ZipMember[]): Uint8Array {
 
 const float32Npy = (values: number[], shape = `(${values.length},)`) =>
   buildNpy(`{'descr': '<f4', 'fortran_order': False, 'shape': ${shape}, }`, new Uint8Array(new Float32Array(values).buffer));
+
+/**
+ * Builds a deflated `.npy` member of float32 zeros with the given shape, streaming the
+ * zeros through the compressor 1 MiB at a time so the values are never all in memory.
+ */
+function buildZerosMember(name: string, shape: number[]): ZipMember {
+  const header = buildNpy(`{'descr': '<f4', 'fortran_order': False, 'shape': (${shape.join(', ')}), }`, new Uint8Array(0));
+  const valueBytes = shape.reduce((product, size) => product * size, 4);
+  const zeros = new Uint8Array(1024 * 1024);
+
+  const parts: Uint8Array[] = [];
+  const deflate = new Deflate((chunk) => parts.push(chunk));
+  deflate.push(header);
+  let crc = crc32(header);
+  for (let written = 0; written < valueBytes; written += zeros.length) {
+    const chunk = zeros.subarray(0, Math.min(zeros.length, valueBytes - written));
+    deflate.push(chunk);
+    crc = crc32(chunk, crc);
+  }
+  deflate.push(new Uint8Array(0), true);
+
+  return { name, data: header, method: 8, deflated: Buffer.concat(parts), declaredSize: header.length + valueBytes, crc };
+}
 
 async function writeTemporary(t: TestContext, name: string, bytes: Uint8Array): Promise<string> {
   const path = join(await temporaryFolder(t), name);
@@ -188,6 +214,26 @@ describe('readNpzArrayNames', () => {
       assert.deepEqual(info.shape, described[info.name]?.shape, `${info.name} shape`);
       assert.equal(info.dtype, EXPECTED[info.name]?.dtype, `${info.name} dtype`);
     }
+  });
+
+  test('reads huge member header in bounded memory', async (t) => {
+    // 65536 × 1024 float32 zeros are 256 MiB, which deflate to about 256 KB.
+    const member = buildZerosMember('zeros.npy', [65536, 1024]);
+    const path = await writeTemporary(t, 'zeros.npz', buildZip([member]));
+
+    // A fresh process makes its peak RSS that of this call alone. Reading the header
+    // inflates at most about 4 MiB per step, and fflate's buffers and the joined header
+    // bytes add a few times that. So 64 MiB is a wide bound, yet far below the 256 MiB
+    // that inflating the whole member takes.
+    const { infos, peakGrowthBytes } = await runInChild<{ infos: NdArrayInfo[]; peakGrowthBytes: number }>(
+      new URL('./npz-memory-entry.ts', import.meta.url),
+      { task: 'measureReadNpzArrayNames', args: [path] },
+      { timeoutMs: 60_000, describeFailure: ({ stderr }) => new Error(`the measuring process failed: ${stderr}`) },
+    );
+    t.diagnostic(`peak RSS grew by ${(peakGrowthBytes / 1024 ** 2).toFixed(1)} MiB while reading a ${member.deflated?.length}-byte member`);
+
+    assert.deepEqual(infos, [{ name: 'zeros', dtype: 'float32', shape: [65536, 1024] }]);
+    assert.ok(peakGrowthBytes < 64 * 1024 ** 2, `peak RSS grew by ${peakGrowthBytes} bytes`);
   });
 
   test('rejects a header that disagrees with the directory', async (t) => {
