@@ -1,5 +1,6 @@
 // Small helpers shared by the CLI commands for reading options.
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
 import { CentroidError } from '@centroid/contracts';
 
 /** A command-line mistake: printed with the command's usage and exit code 2. */
@@ -11,6 +12,44 @@ export class UsageError extends Error {
     super(message);
     this.name = 'UsageError';
   }
+}
+
+/** A problem with the command's files: printed without a stack trace, exit code 1. */
+export class CliError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
+
+/**
+ * Returns the folder that relative paths refer to: the one the user ran `pnpm centroid` from,
+ * because pnpm runs package scripts in the repository root.
+ */
+export function userWorkingDirectory(env: NodeJS.ProcessEnv = process.env): string {
+  const ranThroughPnpm = env.npm_lifecycle_event === 'centroid' || env.npm_lifecycle_event === 'demo';
+  return ranThroughPnpm && env.INIT_CWD ? env.INIT_CWD : process.cwd();
+}
+
+/** Resolves `file` against the user's working directory and checks that it is an existing file. */
+export async function requireInputFile(file: string, option: string): Promise<string> {
+  const resolved = path.resolve(userWorkingDirectory(), file);
+  const found = await stat(resolved).catch(() => null);
+  if (found === null) throw new CliError(`${option} file not found: ${resolved}`);
+  if (!found.isFile()) throw new CliError(`${option} ${resolved} is not a file; expected a file.`);
+  return resolved;
+}
+
+/** Resolves an output path and checks that its folder exists and that it is not a folder itself. */
+export async function requireOutputPath(file: string, option: string): Promise<string> {
+  const resolved = path.resolve(userWorkingDirectory(), file);
+  const folder = await stat(path.dirname(resolved)).catch(() => null);
+  if (folder === null || !folder.isDirectory()) {
+    throw new CliError(`${option} ${resolved}: the folder ${path.dirname(resolved)} does not exist; create it first.`);
+  }
+  const existing = await stat(resolved).catch(() => null);
+  if (existing?.isDirectory()) throw new CliError(`${option} ${resolved} is a folder; expected a file path.`);
+  return resolved;
 }
 
 /** Parses a numeric option; undefined stays undefined so defaults apply. */

@@ -10,7 +10,7 @@ import { CentroidClient } from '@centroid/client';
 import { selectBackend } from '@centroid/engine';
 import { ensureMnistNpz, exampleModelPath } from '@centroid/examples';
 import { generateWebhookSecret } from '@centroid/webhooks';
-import { toNumber } from './arguments.js';
+import { requireOutputPath, toNumber } from './arguments.js';
 import { ensureRedis } from './demo/redis.js';
 import { startServices } from './demo/services.js';
 import { startWebhookReceiver } from './demo/webhook-receiver.js';
@@ -61,6 +61,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const say = (line: string) => process.stdout.write(`${line}\n`);
+  const outPath = values.out === undefined ? undefined : await requireOutputPath(values.out, '--out');
 
   const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   say(await ensureRedis(redisUrl));
@@ -114,8 +115,8 @@ export async function demoCommand(argv: string[]): Promise<number> {
       reporter.finish();
     }
 
-    if (values.out !== undefined) {
-      await writeFile(path.resolve(values.out), `${JSON.stringify(job, null, 2)}\n`);
+    if (outPath !== undefined) {
+      await writeFile(outPath, `${JSON.stringify(job, null, 2)}\n`);
     }
 
     if (job.status !== 'succeeded' || job.metrics === null) {
@@ -139,7 +140,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
         ? 'webhook: none received within 30 s'
         : `webhook: ${webhook.type}, signature ${webhook.verified ? 'verified' : `invalid (${webhook.error})`}`,
     );
-    if (values.out !== undefined) say(`job resource written to ${path.resolve(values.out)}`);
+    if (outPath !== undefined) say(`job resource written to ${outPath}`);
     return 0;
   } finally {
     await services.stop();

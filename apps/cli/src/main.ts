@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Entry point of the `centroid` command.
 import { isCentroidError, ParamsError } from '@centroid/contracts';
-import { UsageError } from './arguments.js';
+import { CliError, UsageError } from './arguments.js';
 import { RUN_USAGE, runCommand } from './run-command.js';
 import { DEMO_USAGE, demoCommand } from './demo-command.js';
 
@@ -18,6 +18,12 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; usage
   run: { run: runCommand, usage: RUN_USAGE },
   demo: { run: demoCommand, usage: DEMO_USAGE },
 };
+
+const FILE_SYSTEM_ERROR_CODES = new Set(['ENOENT', 'EACCES', 'EPERM', 'EISDIR', 'ENOTDIR', 'ENOSPC', 'EROFS', 'EEXIST']);
+
+function isFileSystemError(error: unknown): boolean {
+  return error instanceof Error && FILE_SYSTEM_ERROR_CODES.has((error as NodeJS.ErrnoException).code ?? '');
+}
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
@@ -48,6 +54,10 @@ async function main(argv: string[]): Promise<number> {
     }
     if (isCentroidError(error)) {
       process.stderr.write(`error ${error.code}: ${error.message}\n`);
+      return 1;
+    }
+    if (error instanceof CliError || isFileSystemError(error)) {
+      process.stderr.write(`error: ${(error as Error).message}\n`);
       return 1;
     }
     throw error;

@@ -7,7 +7,7 @@ import { JobParamsSchema, parseOrThrow, type JobParamsInput } from '@centroid/co
 import { runPipeline } from '@centroid/pipeline';
 import { createProgressReporter } from './progress-reporter.js';
 import { formatSummary } from './summary.js';
-import { UsageError, readParamsFile, toNumber } from './arguments.js';
+import { CliError, UsageError, readParamsFile, requireInputFile, requireOutputPath, toNumber, userWorkingDirectory } from './arguments.js';
 
 export const RUN_USAGE = `Usage: centroid run MODEL.h5 --number-of-clusters N [options]
 
@@ -62,9 +62,17 @@ export async function runCommand(argv: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length !== 1) throw new UsageError(`expected one MODEL file, found ${positionals.length}`, RUN_USAGE);
-  const modelPath = path.resolve(positionals[0]!);
+  const modelPath = await requireInputFile(positionals[0]!, 'MODEL');
+  const datasetPath = values.data === undefined ? null : await requireInputFile(values.data, '--data');
+  const outPath = await requireOutputPath(
+    values.out ?? path.join(userWorkingDirectory(), `${path.basename(modelPath, path.extname(modelPath))}-clustered.h5`),
+    '--out',
+  );
+  if (outPath === modelPath) throw new CliError(`--out ${outPath} is the input model; choose another path so the input is kept.`);
+  const resultPath = values.result === undefined ? undefined : await requireOutputPath(values.result, '--result');
 
-  const base: Record<string, unknown> = values.params === undefined ? {} : await readParamsFile(values.params);
+  const base: Record<string, unknown> =
+    values.params === undefined ? {} : await readParamsFile(path.resolve(userWorkingDirectory(), values.params));
   const fineTune = { ...(base.fine_tune as Record<string, unknown> | undefined) };
   const dataset = { ...(base.dataset as Record<string, unknown> | undefined) };
   const setIf = (target: Record<string, unknown>, key: string, value: unknown) => {
@@ -86,7 +94,6 @@ export async function runCommand(argv: string[]): Promise<number> {
   if (Object.keys(dataset).length > 0) base.dataset = dataset;
   const params = parseOrThrow(JobParamsSchema, base as JobParamsInput);
 
-  const outPath = path.resolve(values.out ?? `${path.basename(modelPath, path.extname(modelPath))}-clustered.h5`);
   const workDir = await mkdtemp(path.join(os.tmpdir(), 'centroid-run-'));
   const reporter = createProgressReporter();
   try {
@@ -94,8 +101,8 @@ export async function runCommand(argv: string[]): Promise<number> {
       {
         modelPath,
         modelFilename: path.basename(modelPath),
-        datasetPath: values.data === undefined ? null : path.resolve(values.data),
-        datasetFilename: values.data === undefined ? null : path.basename(values.data),
+        datasetPath,
+        datasetFilename: datasetPath === null ? null : path.basename(datasetPath),
         params,
         outDir: workDir,
       },
@@ -112,11 +119,11 @@ export async function runCommand(argv: string[]): Promise<number> {
     reporter.finish();
 
     await copyFile(path.join(workDir, 'model.h5'), outPath);
-    if (values.result !== undefined) {
-      await writeFile(path.resolve(values.result), `${JSON.stringify(result.metrics, null, 2)}\n`);
+    if (resultPath !== undefined) {
+      await writeFile(resultPath, `${JSON.stringify(result.metrics, null, 2)}\n`);
     }
     process.stdout.write(`${formatSummary(result.metrics)}\n\nclustered model: ${outPath}\n`);
-    if (values.result !== undefined) process.stdout.write(`metrics: ${path.resolve(values.result)}\n`);
+    if (resultPath !== undefined) process.stdout.write(`metrics: ${resultPath}\n`);
     return 0;
   } finally {
     reporter.finish();

@@ -63,9 +63,21 @@ function requireArray(
   return array;
 }
 
-function toFloat32(array: DatasetArray, scale: number): Float32Array {
+/** Converts to float32 and scales, raising DATASET_INVALID at the first NaN or infinite value. */
+function toFloat32(array: DatasetArray, scale: number, field: string, file: string): Float32Array {
   const out = new Float32Array(array.data.length);
-  for (let i = 0; i < out.length; i++) out[i] = Number(array.data[i]) * scale;
+  for (let i = 0; i < out.length; i++) {
+    const value = Number(array.data[i]) * scale;
+    if (!Number.isFinite(value)) {
+      throw new CentroidError(
+        'DATASET_INVALID',
+        `Array '${array.name}' in ${file} has the value ${Number(array.data[i])} at flat index ${i}` +
+          `${scale === 1 ? '' : ` (${value} after input_scale ${scale})`}; expected finite numbers.`,
+        { file, field },
+      );
+    }
+    out[i] = value;
+  }
   return out;
 }
 
@@ -134,7 +146,7 @@ function labelsFor(
     const sampleShape = outputShape.slice(1).map((dim) => dim ?? 1);
     const size = sampleShape.reduce((a, b) => a * b, 1);
     if (array.data.length !== samples * size) throw mismatch(describeShape(outputShape));
-    return tf.tensor(toFloat32(array, 1), [samples, ...sampleShape], 'float32');
+    return tf.tensor(toFloat32(array, 1, field, file), [samples, ...sampleShape], 'float32');
   }
 
   let indices: Int32Array;
@@ -152,7 +164,7 @@ function labelsFor(
       indices[i] = value;
     }
   } else if (isOneHot) {
-    if (labelForm === 'one_hot') return tf.tensor2d(toFloat32(array, 1), [samples, classes], 'float32');
+    if (labelForm === 'one_hot') return tf.tensor2d(toFloat32(array, 1, field, file), [samples, classes], 'float32');
     indices = new Int32Array(samples);
     for (let i = 0; i < samples; i++) {
       let best = 0;
@@ -183,11 +195,17 @@ function buildSplit(
 ): Split {
   const shape = inputShapeFor(x, `dataset.${xKey}`, requirements.inputShape, file, warnings);
   const available = shape[0] ?? 0;
+  if (available === 0) {
+    throw new CentroidError('DATASET_INVALID', `Array '${x.name}' in ${file} has no samples; expected at least one.`, {
+      file,
+      field: `dataset.${xKey}`,
+    });
+  }
   const samples = limit === null ? available : Math.min(limit, available);
   const sampleSize = shape.slice(1).reduce((a, b) => a * b, 1);
 
   const labels = labelsFor(y, `dataset.${yKey}`, available, requirements, file);
-  const xFull = toFloat32({ ...x, data: sliceLike(x.data, samples * sampleSize) }, params.input_scale);
+  const xFull = toFloat32({ ...x, data: sliceLike(x.data, samples * sampleSize) }, params.input_scale, `dataset.${xKey}`, file);
   const yTensor = samples === available ? labels : tf.tidy(() => labels.slice(0, samples));
   if (yTensor !== labels) labels.dispose();
 

@@ -3,6 +3,7 @@
 // The CLI runs it in-process and the worker in a child process. It does not use Redis or HTTP.
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type * as tf from '@tensorflow/tfjs';
 import {
   CentroidError,
   type Evaluation,
@@ -75,8 +76,14 @@ export async function runPipeline(input: PipelineInput, hooks: PipelineHooks = {
   try {
     const loss: LossSpec | null = resolveLoss(source.trainingConfig, model.outputs[0]!.shape);
     const epochs = params.fine_tune.epochs;
-    if (input.datasetPath !== null) {
+    if (input.datasetPath !== null && loss === null) {
+      warnings.push({
+        code: 'MODEL_NOT_COMPILED',
+        message: `${input.modelFilename} was saved without a training config (loss and metrics), so the dataset was not used: the model was neither evaluated nor fine-tuned.`,
+      });
+    } else if (input.datasetPath !== null) {
       const datasetFile = input.datasetFilename ?? path.basename(input.datasetPath);
+      checkSingleInputOutput(model, input.modelFilename, datasetFile);
       const arrays = await readNpz(input.datasetPath, { filename: datasetFile });
       dataset = prepareDataset(
         arrays,
@@ -84,20 +91,13 @@ export async function runPipeline(input: PipelineInput, hooks: PipelineHooks = {
         {
           inputShape: model.inputs[0]!.shape,
           outputShape: model.outputs[0]!.shape,
-          labelForm: loss?.labelForm ?? 'same_as_output',
+          labelForm: loss!.labelForm,
           needsTrain: epochs > 0,
           maxTrainSamples: params.fine_tune.max_train_samples,
         },
         datasetFile,
       );
       warnings.push(...dataset.warnings);
-    }
-
-    if (dataset !== null && loss === null) {
-      warnings.push({
-        code: 'MODEL_NOT_COMPILED',
-        message: `${input.modelFilename} was saved without a training config (loss and metrics), so it cannot be evaluated or fine-tuned.`,
-      });
     }
 
     const runEvaluation = async (stage: Stage): Promise<Evaluation | null> => {
@@ -126,7 +126,10 @@ export async function runPipeline(input: PipelineInput, hooks: PipelineHooks = {
     const initialCentroids = new Map<ClusterTarget, Float32Array>();
     for (const target of targets) initialCentroids.set(target, session.centroids(target));
     for (const weight of selection) {
-      if (!weight.clusterable) log('warn', `weight not clustered: ${weight.layer.name}/${weight.weightName}: ${weight.reason}`, { layer: weight.layer.name });
+      if (weight.clusterable) continue;
+      // Biases and normalization statistics are left alone by design; other skips deserve attention.
+      const level = /never clustered|not clustered by default/.test(weight.reason) ? 'debug' : 'warn';
+      log(level, `weight not clustered: ${weight.layer.name}/${weight.weightName}: ${weight.reason}`, { layer: weight.layer.name });
     }
 
     enterStage('fine_tuning');
@@ -263,4 +266,15 @@ async function runFineTuning(
     steps: result.steps,
     final_train_loss: result.finalLoss,
   };
+}
+
+/** Raises DATASET_SHAPE_MISMATCH for a model that the engine cannot train or evaluate on one dataset. */
+function checkSingleInputOutput(model: tf.LayersModel, modelFile: string, datasetFile: string): void {
+  if (model.inputs.length === 1 && model.outputs.length === 1) return;
+  throw new CentroidError(
+    'DATASET_SHAPE_MISMATCH',
+    `${modelFile} has ${model.inputs.length} inputs and ${model.outputs.length} outputs, but fine-tuning and evaluation ` +
+      `with ${datasetFile} support models with one of each. Submit the model without a dataset to cluster it data-free.`,
+    { field: 'dataset', file: datasetFile },
+  );
 }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { CentroidError, MetricsSchema, type Progress } from '@centroid/contracts';
@@ -11,6 +12,8 @@ import { bitsOf, pipelineInput, withTempDir, writeNpz } from './helpers.js';
 const tinyCnn = fixturePath('tiny-cnn.h5');
 const tinyData = fixturePath('tiny-cnn.npz');
 const denseMlp = fixturePath('dense-mlp.h5');
+// A Dense model (6 inputs, 3 classes) saved without its training config, from model-io's fixtures.
+const uncompiledDense = fileURLToPath(new URL('../../model-io/test/fixtures/dense-adam.no-optimizer.h5', import.meta.url));
 
 const countDistinctBits = (values: Float32Array): number => new Set(bitsOf(values)).size;
 
@@ -149,6 +152,39 @@ describe('runPipeline', () => {
         runPipeline(pipelineInput(tinyCnn, npz, dir, { number_of_clusters: 4, fine_tune: { epochs: 0 } })),
         (error: unknown) =>
           error instanceof CentroidError && error.code === 'DATASET_INVALID' && error.location.field === 'dataset.y_test',
+      );
+    });
+  });
+
+  it('clusters an uncompiled model without using the dataset', async () => {
+    await withTempDir(async (dir) => {
+      const npz = await writeNpz(path.join(dir, 'indices.npz'), {
+        x_test: { dtype: '<f4', shape: [4, 6], data: new Float32Array(24) },
+        y_test: { dtype: '|u1', shape: [4], data: new Uint8Array([0, 1, 2, 0]) },
+        x_train: { dtype: '<f4', shape: [4, 6], data: new Float32Array(24) },
+        y_train: { dtype: '|u1', shape: [4], data: new Uint8Array([0, 1, 2, 0]) },
+      });
+      const result = await runPipeline(pipelineInput(uncompiledDense, npz, dir, { number_of_clusters: 2 }));
+      assert.ok(result.metrics.warnings.some((warning) => warning.code === 'MODEL_NOT_COMPILED'));
+      assert.equal(result.metrics.fine_tuning.performed, false);
+      assert.equal(result.metrics.baseline, null);
+      assert.ok(result.metrics.layers.some((layer) => layer.clustered));
+    });
+  });
+
+  it('rejects an input array with no samples', async () => {
+    await withTempDir(async (dir) => {
+      const npz = await writeNpz(path.join(dir, 'empty.npz'), {
+        x_test: { dtype: '<f4', shape: [0, 8, 8, 1], data: new Float32Array(0) },
+        y_test: { dtype: '|u1', shape: [0], data: new Uint8Array(0) },
+      });
+      await assert.rejects(
+        runPipeline(pipelineInput(tinyCnn, npz, dir, { number_of_clusters: 4, fine_tune: { epochs: 0 } })),
+        (error: unknown) =>
+          error instanceof CentroidError &&
+          error.code === 'DATASET_INVALID' &&
+          error.location.field === 'dataset.x_test' &&
+          /no samples/.test(error.message),
       );
     });
   });

@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { MetricsSchema } from '@centroid/contracts';
+import { encodeNpz, fixturePath } from '@centroid/examples';
+
+const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+const REPOSITORY_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+
+interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function centroid(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', MAIN, ...args],
+      { cwd: options.cwd, env: { ...process.env, CENTROID_BACKEND: 'cpu', ...options.env }, timeout: 120_000 },
+      (error, stdout, stderr) => resolve({ code: error === null ? 0 : ((error as { code?: number }).code ?? 1), stdout, stderr }),
+    );
+  });
+}
+
+const hasStackTrace = (text: string): boolean => /^\s+at /m.test(text);
+
+describe('centroid run', () => {
+  let dir: string;
+
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'centroid-cli-'));
+  });
+
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('clusters a model and writes the result', async () => {
+    const out = path.join(dir, 'out.h5');
+    const resultFile = path.join(dir, 'result.json');
+    const run = await centroid([
+      'run',
+      fixturePath('tiny-cnn.h5'),
+      '--data',
+      fixturePath('tiny-cnn.npz'),
+      '--number-of-clusters',
+      '4',
+      '--cluster-centroids-init',
+      'linear',
+      '--epochs',
+      '1',
+      '--batch-size',
+      '16',
+      '--out',
+      out,
+      '--result',
+      resultFile,
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    const metrics = MetricsSchema.parse(JSON.parse(await readFile(resultFile, 'utf8')));
+    assert.equal(metrics.fine_tuning.performed, true);
+    assert.ok((await stat(out)).size > 0);
+    assert.match(run.stdout, /gzip compression ratio/);
+    assert.match(run.stderr, /fine_tuning {2}epoch 1\/1, batch \d+\/4/, 'plain progress lines without a terminal');
+    assert.doesNotMatch(run.stderr, /warn: weight not clustered: .*bias/, 'biases are skipped silently');
+  });
+
+  it('reports a missing model file', async () => {
+    const run = await centroid(['run', path.join(dir, 'missing.h5'), '--number-of-clusters', '4']);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /MODEL file not found: .*missing\.h5/);
+    assert.equal(hasStackTrace(run.stderr), false, run.stderr);
+  });
+
+  it('reports a folder given as the dataset', async () => {
+    const run = await centroid(['run', fixturePath('tiny-cnn.h5'), '--data', dir, '--number-of-clusters', '4']);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /--data .* is not a file/);
+    assert.equal(hasStackTrace(run.stderr), false, run.stderr);
+  });
+
+  it('checks the output folder before running', async () => {
+    const run = await centroid(['run', fixturePath('tiny-cnn.h5'), '--number-of-clusters', '4', '--out', path.join(dir, 'no/such/out.h5')]);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /does not exist; create it first/);
+    assert.doesNotMatch(run.stderr, /loading/, 'the pipeline did not start');
+  });
+
+  it('refuses to overwrite the input model', async () => {
+    const model = path.join(dir, 'keep.h5');
+    await copyFile(fixturePath('tiny-cnn.h5'), model);
+    const run = await centroid(['run', model, '--number-of-clusters', '4', '--out', model]);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /is the input model/);
+  });
+
+  it('resolves paths from the folder pnpm was run in', async () => {
+    const folder = path.join(dir, 'user-folder');
+    await mkdir(folder, { recursive: true });
+    await copyFile(fixturePath('tiny-cnn.h5'), path.join(folder, 'model.h5'));
+    const run = await centroid(['run', 'model.h5', '--number-of-clusters', '4', '--epochs', '0'], {
+      // pnpm runs package scripts in the repository root and passes the user's folder as INIT_CWD.
+      cwd: REPOSITORY_ROOT,
+      env: { npm_lifecycle_event: 'centroid', INIT_CWD: folder },
+    });
+    assert.equal(run.code, 0, run.stderr);
+    assert.ok((await stat(path.join(folder, 'model-clustered.h5'))).isFile());
+  });
+
+  it('names a NaN in the dataset', async () => {
+    const data = new Float32Array(4 * 64).fill(0.5);
+    data[70] = Number.NaN;
+    const npz = path.join(dir, 'nan.npz');
+    await writeFile(
+      npz,
+      encodeNpz({
+        x_train: { dtype: '<f4', shape: [4, 8, 8, 1], data },
+        y_train: { dtype: '|u1', shape: [4], data: new Uint8Array([0, 1, 2, 3]) },
+        x_test: { dtype: '<f4', shape: [4, 8, 8, 1], data: new Float32Array(4 * 64) },
+        y_test: { dtype: '|u1', shape: [4], data: new Uint8Array([0, 1, 2, 3]) },
+      }),
+    );
+    const run = await centroid(['run', fixturePath('tiny-cnn.h5'), '--data', npz, '--number-of-clusters', '4']);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /error DATASET_INVALID: Array 'x_train' in nan\.npz has the value NaN at flat index 70/);
+    assert.equal(hasStackTrace(run.stderr), false, run.stderr);
+  });
+
+  it('prints usage for an unknown option', async () => {
+    const run = await centroid(['run', fixturePath('tiny-cnn.h5'), '--clusters', '4']);
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /Usage: centroid run/);
+  });
+});
