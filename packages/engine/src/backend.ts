@@ -76,6 +76,9 @@ async function loadBackend(name: BackendName): Promise<string> {
     await tf.ready();
     // The stock convolution gradients of the pure-JavaScript backend are naive loops, about 30 times slower.
     registerFastCpuKernels();
+    // Without PROD, tfjs prints a banner suggesting tfjs-node into the CLI's output; the backend
+    // choice is logged by the caller instead.
+    tf.env().set('PROD', true);
     return tf.version.tfjs;
   }
 
