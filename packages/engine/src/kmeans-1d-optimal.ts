@@ -28,8 +28,9 @@
  * about 100 bytes per distinct value.
  *
  * NOTE: the N·m·log m term dominates for large tensors: one million distinct values
- * took about 3 s at N = 16 and 74 s at N = 256 on one core of a shared 2-core machine
- * (`pnpm bench`). SMAWK row minima would remove the log m factor but are not built.
+ * took about 4 s at N = 16 and 74 to 88 s at N = 256 on one core of a shared 2-core
+ * AMD EPYC machine (`pnpm bench`). SMAWK row minima would remove the log m factor, but
+ * they are not implemented.
  */
 export function optimalKmeans1dCentroids(values: Float32Array, count: number): Float32Array {
   const { distinct, counts } = countDistinctValues(values);
