@@ -1,0 +1,355 @@
+// Benchmark of centroid initialisation plus nearest-centroid assignment, for every
+// initialisation at N = 8, 16 and 256 on 1M, 10M and 100M normally distributed float32
+// weights (`--quick`: 1M and 10M only). Each case runs in its own child process, so
+// that its peak memory is its own. Writes bench/results/engine.json and engine.md.
+//
+// Memory, per case, all measured inside the child:
+// - peak RSS: process.memoryUsage.rss() sampled every 5 ms by a worker thread while
+//   the case runs. The main thread is busy in synchronous code, so it cannot sample.
+//   Peaks shorter than 5 ms can be missed.
+// - RSS above baseline: that peak minus the RSS just before the case, after a full GC,
+//   with the weights already generated.
+// - heapUsed and arrayBuffers deltas: process.memoryUsage() right after the case (no
+//   GC in between) minus just before it. They show what the case left allocated, the
+//   int32 assignment included, not its peak.
+// RSS does not grow while an allocation reuses memory the process freed earlier, so
+// small buffers can leave it unchanged.
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { CentroidInitialisation } from '../packages/contracts/src/params.js';
+import { assignClusters } from '../packages/engine/src/assign-clusters.js';
+import { initialiseCentroids } from '../packages/engine/src/initialise-centroids.js';
+import { createRandom } from '../packages/engine/src/random.js';
+import { sumOfSquaredErrors } from '../packages/engine/src/squared-error.js';
+
+const METHODS: readonly CentroidInitialisation[] = ['linear', 'random', 'density_based', 'kmeans_plus_plus', 'kmeans', 'kmeans_1d_optimal'];
+const CLUSTER_COUNTS = [8, 16, 256] as const;
+const FULL_SIZES = [1_000_000, 10_000_000, 100_000_000] as const;
+const QUICK_SIZES = [1_000_000, 10_000_000] as const;
+const WEIGHT_SEED = 20_260_101;
+const INITIALISATION_SEED = 0;
+
+/** The whole run stops starting cases after this, to end within 20 minutes. */
+const TOTAL_BUDGET_SECONDS = 18 * 60;
+/** A case predicted to take longer than this is skipped; one that does is killed. */
+const MAX_CASE_SECONDS = 150;
+const CASE_TIMEOUT_SECONDS = 300;
+/** A case predicted to need more than this fraction of the machine's memory is skipped. */
+const MAX_MEMORY_FRACTION = 0.5;
+
+/** Estimated bytes per weight at the peak of each case, from the buffers each method allocates. */
+const BYTES_PER_WEIGHT: Record<CentroidInitialisation, number> = {
+  // The weights (4) and the int32 assignment (4).
+  linear: 8,
+  random: 8,
+  // A sorted copy.
+  density_based: 12,
+  // A sorted copy and two float64 prefix sums.
+  kmeans_plus_plus: 28,
+  kmeans: 28,
+  // A sorted copy, distinct values, counts, two sets of three float64 prefix sums and
+  // four float64 rows, with every value distinct in the worst case.
+  kmeans_1d_optimal: 116,
+};
+
+interface CaseSpec {
+  size: number;
+  method: CentroidInitialisation;
+  clusters: number;
+}
+
+interface CaseMeasurement {
+  initialisation_ms: number;
+  assignment_ms: number;
+  total_ms: number;
+  peak_rss_bytes: number;
+  rss_above_baseline_bytes: number;
+  heap_used_delta_bytes: number;
+  array_buffers_delta_bytes: number;
+  /** Highest RSS of the child's whole life (Linux VmHWM), weight generation included; null elsewhere. */
+  lifetime_peak_rss_bytes: number | null;
+  mean_squared_error: number;
+}
+
+interface CaseResult extends CaseSpec {
+  status: 'measured' | 'skipped' | 'failed';
+  reason: string | null;
+  measurement: CaseMeasurement | null;
+}
+
+if (process.argv.includes('--case')) {
+  runCase(parseCase(process.argv[process.argv.indexOf('--case') + 1] ?? ''));
+} else {
+  await runAll(process.argv.includes('--quick'));
+}
+
+async function runAll(quick: boolean): Promise<void> {
+  const sizes = quick ? QUICK_SIZES : FULL_SIZES;
+  const startedAt = performance.now();
+  const results: CaseResult[] = [];
+  // Evaluations of the run error per second, from the first measured kmeans_1d_optimal case.
+  let optimalRate: number | null = null;
+
+  for (const size of sizes) {
+    for (const method of METHODS) {
+      for (const clusters of CLUSTER_COUNTS) {
+        const spec: CaseSpec = { size, method, clusters };
+        const skipReason = reasonToSkip(spec, optimalRate, (performance.now() - startedAt) / 1000);
+        if (skipReason !== null) {
+          results.push({ ...spec, status: 'skipped', reason: skipReason, measurement: null });
+          console.log(`${describeCase(spec)}: skipped: ${skipReason}`);
+          continue;
+        }
+
+        const result = await runChild(spec);
+        results.push(result);
+        if (result.measurement !== null) {
+          console.log(`${describeCase(spec)}: ${formatSeconds(result.measurement.total_ms)}, peak RSS ${formatMegabytes(result.measurement.peak_rss_bytes)}`);
+          if (method === 'kmeans_1d_optimal' && optimalRate === null) {
+            optimalRate = optimalEvaluations(spec) / (result.measurement.initialisation_ms / 1000);
+          }
+        } else {
+          console.log(`${describeCase(spec)}: ${result.status}: ${result.reason}`);
+        }
+      }
+    }
+  }
+
+  const totalSeconds = (performance.now() - startedAt) / 1000;
+  const machine = {
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    cores: os.cpus().length,
+    memory_bytes: os.totalmem(),
+    node: process.version,
+    platform: `${os.platform()} ${os.release()}`,
+  };
+  const report = {
+    created_at: new Date().toISOString(),
+    quick,
+    machine,
+    total_seconds: Math.round(totalSeconds),
+    weights: `normal(0, 1) float32 from the engine's seeded generator, seed ${WEIGHT_SEED}`,
+    initialisation_seed: INITIALISATION_SEED,
+    results,
+  };
+
+  const resultsDirectory = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');
+  mkdirSync(resultsDirectory, { recursive: true });
+  writeFileSync(path.join(resultsDirectory, 'engine.json'), `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(path.join(resultsDirectory, 'engine.md'), formatMarkdown(report.created_at, machine, totalSeconds, quick, results));
+  console.log(`engine bench: ${results.length} cases in ${Math.round(totalSeconds)} s, written to ${resultsDirectory}`);
+}
+
+/** Returns why a case should not run, or null. */
+function reasonToSkip(spec: CaseSpec, optimalRate: number | null, elapsedSeconds: number): string | null {
+  if (elapsedSeconds > TOTAL_BUDGET_SECONDS) {
+    return `the bench's time budget of ${TOTAL_BUDGET_SECONDS / 60} minutes was spent`;
+  }
+
+  const memoryLimit = MAX_MEMORY_FRACTION * os.totalmem();
+  const predictedBytes = BYTES_PER_WEIGHT[spec.method] * spec.size;
+  if (predictedBytes > memoryLimit) {
+    return `estimated peak ${formatMegabytes(predictedBytes)} exceeds ${MAX_MEMORY_FRACTION * 100}% of the machine's ${formatMegabytes(os.totalmem())}`;
+  }
+
+  if (spec.method === 'kmeans_1d_optimal' && optimalRate !== null) {
+    const predictedSeconds = optimalEvaluations(spec) / optimalRate;
+    if (predictedSeconds > MAX_CASE_SECONDS) {
+      return (
+        `estimated ${Math.round(predictedSeconds)} s, over the ${MAX_CASE_SECONDS} s limit per case: ` +
+        `about 2·N·n·log2(n) = ${optimalEvaluations(spec).toExponential(1)} run-error evaluations ` +
+        `at the ${optimalRate.toExponential(1)} per second measured on the first case`
+      );
+    }
+  }
+  return null;
+}
+
+/** Returns the estimated work of kmeans_1d_optimal, taking every weight as distinct. */
+function optimalEvaluations(spec: CaseSpec): number {
+  return 2 * spec.clusters * spec.size * Math.log2(spec.size);
+}
+
+function runChild(spec: CaseSpec): Promise<CaseResult> {
+  const script = fileURLToPath(import.meta.url);
+  const argument = `${spec.size},${spec.method},${spec.clusters}`;
+  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', script, '--case', argument], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill('SIGKILL');
+  }, CASE_TIMEOUT_SECONDS * 1000);
+
+  return new Promise((resolve) => {
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (timedOut) {
+        resolve({ ...spec, status: 'failed', reason: `timed out after ${CASE_TIMEOUT_SECONDS} s and was killed`, measurement: null });
+        return;
+      }
+      const lastLine = stdout.trim().split('\n').at(-1) ?? '';
+      if (code !== 0 || lastLine === '') {
+        const detail = stderr.trim().split('\n').slice(-3).join(' | ');
+        resolve({ ...spec, status: 'failed', reason: `child exited with code ${code} (signal ${signal}): ${detail}`, measurement: null });
+        return;
+      }
+      resolve({ ...spec, status: 'measured', reason: null, measurement: JSON.parse(lastLine) as CaseMeasurement });
+    });
+  });
+}
+
+function parseCase(argument: string): CaseSpec {
+  const [size, method, clusters] = argument.split(',');
+  if (!METHODS.includes(method as CentroidInitialisation) || !Number.isInteger(Number(size)) || !Number.isInteger(Number(clusters))) {
+    throw new Error(`invalid --case '${argument}': expected SIZE,METHOD,CLUSTERS such as 1000000,kmeans,16`);
+  }
+  return { size: Number(size), method: method as CentroidInitialisation, clusters: Number(clusters) };
+}
+
+/** Runs one case in this process and prints its measurement as one JSON line. */
+function runCase(spec: CaseSpec): void {
+  const values = normalWeights(spec.size, WEIGHT_SEED);
+  const peak = new Float64Array(new SharedArrayBuffer(8));
+  const sampler = startRssSampler(peak);
+
+  collectGarbage();
+  const before = process.memoryUsage();
+  peak[0] = before.rss;
+
+  const start = performance.now();
+  const centroids = initialiseCentroids(values, spec.clusters, spec.method, INITIALISATION_SEED);
+  const initialised = performance.now();
+  const assignment = assignClusters(values, centroids);
+  const assigned = performance.now();
+
+  const after = process.memoryUsage();
+  const peakRss = Math.max(peak[0] as number, after.rss);
+  void sampler.terminate();
+
+  const measurement: CaseMeasurement = {
+    initialisation_ms: Math.round(initialised - start),
+    assignment_ms: Math.round(assigned - initialised),
+    total_ms: Math.round(assigned - start),
+    peak_rss_bytes: peakRss,
+    rss_above_baseline_bytes: peakRss - before.rss,
+    heap_used_delta_bytes: after.heapUsed - before.heapUsed,
+    array_buffers_delta_bytes: after.arrayBuffers - before.arrayBuffers,
+    lifetime_peak_rss_bytes: lifetimePeakRss(),
+    mean_squared_error: sumOfSquaredErrors(values, centroids) / values.length,
+  };
+  if (assignment.length !== values.length) throw new Error('assignment has the wrong length');
+  console.log(JSON.stringify(measurement));
+}
+
+/** Returns `count` normal(0, 1) float32 values by the Box–Muller transform, repeatable for a seed. */
+function normalWeights(count: number, seed: number): Float32Array {
+  const random = createRandom(seed);
+  const values = new Float32Array(count);
+  for (let i = 0; i < count; i += 2) {
+    const radius = Math.sqrt(-2 * Math.log(1 - random.nextFloat()));
+    const angle = 2 * Math.PI * random.nextFloat();
+    values[i] = radius * Math.cos(angle);
+    if (i + 1 < count) values[i + 1] = radius * Math.sin(angle);
+  }
+  return values;
+}
+
+function startRssSampler(peak: Float64Array): Worker {
+  const source = `
+    const { workerData } = require('node:worker_threads');
+    const peak = new Float64Array(workerData);
+    setInterval(() => {
+      const rss = process.memoryUsage.rss();
+      if (rss > peak[0]) peak[0] = rss;
+    }, 5);
+  `;
+  return new Worker(source, { eval: true, workerData: peak.buffer });
+}
+
+function collectGarbage(): void {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) throw new Error('run the case with node --expose-gc');
+  gc();
+}
+
+function lifetimePeakRss(): number | null {
+  try {
+    const match = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    return match === null ? null : Number(match[1]) * 1024;
+  } catch {
+    return null;
+  }
+}
+
+function describeCase(spec: CaseSpec): string {
+  return `${spec.method} N=${spec.clusters} n=${formatCount(spec.size)}`;
+}
+
+function formatCount(size: number): string {
+  return size >= 1_000_000 ? `${size / 1_000_000}M` : String(size);
+}
+
+function formatSeconds(milliseconds: number): string {
+  return `${(milliseconds / 1000).toFixed(2)} s`;
+}
+
+function formatMegabytes(bytes: number): string {
+  return `${Math.round(bytes / 2 ** 20).toLocaleString('en-US')} MiB`;
+}
+
+function formatMarkdown(
+  createdAt: string,
+  machine: { cpu: string; cores: number; memory_bytes: number; node: string; platform: string },
+  totalSeconds: number,
+  quick: boolean,
+  results: readonly CaseResult[],
+): string {
+  const lines = [
+    '# Engine benchmark: initialisation plus assignment',
+    '',
+    `Written by \`pnpm bench${quick ? ' --quick' : ''}\` (bench/engine.ts) on ${createdAt}, in ${Math.round(totalSeconds)} s.`,
+    `Machine: ${machine.cpu}, ${machine.cores} cores (shared with other work), ${formatMegabytes(machine.memory_bytes)}, Node.js ${machine.node}, ${machine.platform}.`,
+    '',
+    `Weights: normal(0, 1) float32, seed ${WEIGHT_SEED}. Each case is one child process: it generates the weights,`,
+    'then times `initialiseCentroids` (seed 0) and `assignClusters` once, on one thread.',
+    '',
+    'Memory columns: *peak RSS* is `process.memoryUsage.rss()` sampled every 5 ms by a worker thread during the',
+    'case; *above baseline* is that peak minus the RSS after a full GC just before the case (the weights, 4 bytes',
+    'each, are in the baseline); *heapUsed Δ* and *arrayBuffers Δ* are `process.memoryUsage()` right after the case',
+    'minus just before it, with no GC between, so they show what the case left allocated (the int32 assignment',
+    'included), not its peak. RSS does not grow while an allocation reuses memory the process freed earlier, so',
+    'small buffers can leave it unchanged. MSE is the mean squared error of each weight against its nearest centroid.',
+    '',
+    '| n | method | N | init s | assign s | total s | peak RSS MiB | above baseline MiB | heapUsed Δ MiB | arrayBuffers Δ MiB | MSE |',
+    '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  const notes: string[] = [];
+  for (const result of results) {
+    const m = result.measurement;
+    if (m === null) {
+      lines.push(`| ${formatCount(result.size)} | ${result.method} | ${result.clusters} | ${result.status} (see below) | | | | | | | |`);
+      notes.push(`- ${describeCase(result)}: ${result.status}, ${result.reason}`);
+      continue;
+    }
+    const megabytes = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
+    lines.push(
+      `| ${formatCount(result.size)} | ${result.method} | ${result.clusters} | ${(m.initialisation_ms / 1000).toFixed(2)} | ` +
+        `${(m.assignment_ms / 1000).toFixed(2)} | ${(m.total_ms / 1000).toFixed(2)} | ${megabytes(m.peak_rss_bytes)} | ` +
+        `${megabytes(m.rss_above_baseline_bytes)} | ${megabytes(m.heap_used_delta_bytes)} | ${megabytes(m.array_buffers_delta_bytes)} | ` +
+        `${m.mean_squared_error.toExponential(3)} |`,
+    );
+  }
+  if (notes.length > 0) lines.push('', 'Cases not measured:', '', ...notes);
+  return `${lines.join('\n')}\n`;
+}
