@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { describe, test } from 'node:test';
 
 import * as tf from '@tensorflow/tfjs';
@@ -57,6 +58,7 @@ describe('toLayersModel', () => {
     ['keras3-functional', TOLERANCE],
     ['float16', FLOAT16_COMPUTE_TOLERANCE],
     ['mixed-precision', FLOAT16_COMPUTE_TOLERANCE],
+    ['regularized', TOLERANCE],
   ];
 
   for (const [name, tolerance] of cases) {
@@ -71,6 +73,21 @@ describe('toLayersModel', () => {
       assert.ok(difference <= tolerance, `max difference ${difference} exceeds ${tolerance}`);
     });
   }
+
+  test('matches the Keras regularization loss', async () => {
+    const { regularizationLoss } = JSON.parse(await readFile(fixture('regularized.losses.json'), 'utf8')) as { regularizationLoss: number };
+    const { model } = await toLayersModel(await readKerasH5(fixture('regularized.h5')));
+    // Summed per layer, because the model's own calculateLosses returns no losses for a
+    // Sequential model built by modelFromJSON in TF.js 4.22.
+    const losses = model.layers.flatMap((layer) => layer.calculateLosses());
+    const actual = tf.addN(losses).dataSync()[0] as number;
+    tf.dispose(losses);
+    model.dispose();
+
+    // The two Dense layers have a kernel L2, a bias L1 and a kernel L1L2 penalty.
+    assert.equal(losses.length, 3);
+    assert.ok(Math.abs(actual - regularizationLoss) <= 1e-6, `TF.js loss ${actual}, Keras loss ${regularizationLoss}`);
+  });
 
   test('binds each weight to its variable', async () => {
     const file = await readKerasH5(fixture('nested.h5'));
@@ -105,6 +122,18 @@ describe('toLayersModel bad input', () => {
     await assertRejects(file, 'MODEL_LAYER_UNSUPPORTED', /layer "leaky_relu" \(ReLU\): TF\.js ReLU ignores negative_slope/);
     await assertRejects(file, 'MODEL_LAYER_UNSUPPORTED', /layer "double" \(Lambda\): TF\.js has no layer of this class/);
     await assertRejects(file, 'MODEL_LAYER_UNSUPPORTED', /layer "gru_reset_after" \(GRU\): reset_after=True/);
+  });
+
+  test('lists unsupported layer arguments', async () => {
+    const file = await readKerasH5(fixture('unsupported-arguments.h5'));
+
+    await assertRejects(file, 'MODEL_LAYER_UNSUPPORTED', /unsupported-arguments\.h5: 2 layer\(s\) cannot be built in TF\.js/);
+    await assertRejects(file, 'MODEL_LAYER_UNSUPPORTED', /layer "activity" \(Dense\): activity_regularizer L1L2 cannot be applied in TF\.js/);
+    await assertRejects(
+      file,
+      'MODEL_LAYER_UNSUPPORTED',
+      /layer "orthogonal" \(Dense\): kernel_regularizer OrthogonalRegularizer: TF\.js has no regularizer of this class/,
+    );
   });
 
   test('rejects a weight shape mismatch', async () => {
@@ -229,6 +258,75 @@ describe('translateModelConfig', () => {
     const { topology } = translateModelConfig(config);
 
     assert.deepEqual((topology.config as { layers: { config: unknown }[] }).layers[0]?.config, { name: 's', filters: 2 });
+  });
+
+  test('rewrites L1 and L2 as L1L2', () => {
+    const regularizer = (className: string, config: Record<string, number>) => ({
+      module: 'keras.regularizers',
+      class_name: className,
+      config,
+      registered_name: null,
+    });
+    const config: KerasModelConfig = {
+      class_name: 'Sequential',
+      config: {
+        layers: [
+          {
+            class_name: 'Dense',
+            config: {
+              name: 'd',
+              units: 1,
+              kernel_regularizer: regularizer('L2', { l2: 0.5 }),
+              bias_regularizer: regularizer('L1', { l1: 0.25 }),
+              activity_regularizer: null,
+            },
+          },
+          { class_name: 'Dense', config: { name: 'e', units: 1, kernel_regularizer: regularizer('L1L2', { l1: 0.125 }) } },
+        ],
+      },
+    };
+    const { topology, unsupported } = translateModelConfig(config);
+    const layers = (topology.config as { layers: { config: Record<string, unknown> }[] }).layers;
+
+    assert.deepEqual(unsupported, []);
+    assert.deepEqual(layers[0]?.config.kernel_regularizer, { class_name: 'L1L2', config: { l1: 0, l2: 0.5 } });
+    assert.deepEqual(layers[0]?.config.bias_regularizer, { class_name: 'L1L2', config: { l1: 0.25, l2: 0 } });
+    assert.equal(layers[0]?.config.activity_regularizer, null);
+    assert.deepEqual(layers[1]?.config.kernel_regularizer, { class_name: 'L1L2', config: { l1: 0.125, l2: 0 } });
+  });
+
+  test('flags unknown constraints and initializers', () => {
+    const config: KerasModelConfig = {
+      class_name: 'Sequential',
+      config: {
+        layers: [
+          {
+            class_name: 'Conv2D',
+            config: {
+              name: 'c',
+              filters: 1,
+              kernel_size: [3, 3],
+              kernel_constraint: { class_name: 'RadialConstraint', config: {} },
+              kernel_initializer: { class_name: 'LecunNormal', config: { seed: null } },
+              bias_initializer: { class_name: 'MyInitializer', config: {} },
+            },
+          },
+        ],
+      },
+    };
+    const { topology, unsupported } = translateModelConfig(config);
+    const layer = (topology.config as { layers: { config: Record<string, unknown> }[] }).layers[0];
+
+    assert.deepEqual(layer?.config.kernel_initializer, { class_name: 'LeCunNormal', config: { seed: null } });
+    assert.deepEqual(unsupported, [
+      {
+        name: 'c',
+        className: 'Conv2D',
+        reason:
+          'kernel_constraint RadialConstraint: TF.js has no constraint of this class; ' +
+          'bias_initializer MyInitializer: TF.js has no initializer of this class',
+      },
+    ]);
   });
 
   test('flags bilinear upsampling', () => {

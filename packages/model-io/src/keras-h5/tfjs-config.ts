@@ -34,7 +34,15 @@ const INTEGER_DTYPES = new Set(['int8', 'int16', 'int32', 'int64', 'uint8', 'uin
  */
 const SEPARABLE_CONV_UNUSED_KEYS = ['kernel_initializer', 'kernel_regularizer', 'kernel_constraint'];
 
+/** Kinds of serialized object that a layer config takes as an argument, keyed by the argument's name suffix. */
+type ArgumentKind = 'regularizer' | 'constraint' | 'initializer';
+const ARGUMENT_KINDS: ArgumentKind[] = ['regularizer', 'constraint', 'initializer'];
+
+/** Keras initializer class names that TF.js 4.22 registers under another spelling. */
+const INITIALIZER_RENAMES: Record<string, string> = { LecunNormal: 'LeCunNormal', LecunUniform: 'LeCunUniform' };
+
 let tfjsLayerClasses: Set<string> | null = null;
+let tfjsArgumentClasses: Record<ArgumentKind, Set<string>> | null = null;
 
 /** Returns the layer class names registered with TF.js, such as Dense and Conv2D. */
 function registeredLayerClasses(): Set<string> {
@@ -47,6 +55,28 @@ function registeredLayerClasses(): Set<string> {
     );
   }
   return tfjsLayerClasses;
+}
+
+/** Returns the regularizer, constraint and initializer class names registered with TF.js, by kind. */
+function registeredArgumentClasses(): Record<ArgumentKind, Set<string>> {
+  if (tfjsArgumentClasses === null) {
+    // TF.js exports no base classes for these kinds, so each base is found through one instance.
+    const baseOf = (instance: object) => Object.getPrototypeOf(instance.constructor) as { prototype: object };
+    const bases: Record<ArgumentKind, { prototype: object }> = {
+      regularizer: baseOf(tf.regularizers.l1l2()),
+      constraint: baseOf(tf.constraints.nonNeg()),
+      initializer: baseOf(tf.initializers.zeros()),
+    };
+    const registry = Object.entries(tf.serialization.SerializationMap.getMap().classNameMap);
+    const classesOf = (base: { prototype: object }) =>
+      new Set(registry.filter(([, [constructor]]) => constructor.prototype instanceof (base as unknown as new () => object)).map(([name]) => name));
+    tfjsArgumentClasses = {
+      regularizer: classesOf(bases.regularizer),
+      constraint: classesOf(bases.constraint),
+      initializer: classesOf(bases.initializer),
+    };
+  }
+  return tfjsArgumentClasses;
 }
 
 function isLayerConfig(value: unknown): value is LayerConfig {
@@ -164,10 +194,85 @@ function nestEndpointList(value: unknown): unknown {
   return Array.isArray(value) && typeof value[0] === 'string' ? [value] : value;
 }
 
+/** Returns the kind of a layer argument such as `kernel_regularizer`, or null for other arguments. */
+function argumentKind(key: string): ArgumentKind | null {
+  return ARGUMENT_KINDS.find((kind) => key.endsWith(`_${kind}`)) ?? null;
+}
+
+function penalty(value: unknown, fallback: number): number {
+  return typeof value === 'number' ? value : fallback;
+}
+
+/**
+ * Rewrites the Keras regularizers L1 and L2 as TF.js' L1L2, the only regularizer class
+ * that TF.js 4.22 registers, with the same penalty. Missing factors get the defaults of
+ * the Keras constructors: 0.01 for L1 and L2, 0 for L1L2 (TF.js' L1L2 would use 0.01).
+ */
+function translateRegularizer(regularizer: LayerConfig): LayerConfig {
+  const { class_name: className, config } = regularizer;
+  if (className === 'L1') {
+    return { class_name: 'L1L2', config: { l1: penalty(config.l1, 0.01), l2: 0 } };
+  }
+  if (className === 'L2') {
+    return { class_name: 'L1L2', config: { l1: 0, l2: penalty(config.l2, 0.01) } };
+  }
+  if (className === 'L1L2') {
+    return { class_name: 'L1L2', config: { l1: penalty(config.l1, 0), l2: penalty(config.l2, 0) } };
+  }
+  return regularizer;
+}
+
+/** Rewrites the regularizer and initializer arguments of a layer into the classes TF.js registers. */
+function translateLayerArguments(layer: LayerConfig): void {
+  const { config } = layer;
+  for (const [key, value] of Object.entries(config)) {
+    const kind = argumentKind(key);
+    if (kind === null || !isLayerConfig(value)) {
+      continue;
+    }
+    if (kind === 'regularizer') {
+      config[key] = translateRegularizer(value);
+    } else if (kind === 'initializer' && INITIALIZER_RENAMES[value.class_name] !== undefined) {
+      config[key] = { ...value, class_name: INITIALIZER_RENAMES[value.class_name] };
+    }
+  }
+}
+
+/**
+ * Returns one reason per regularizer, constraint or initializer argument of a translated
+ * layer that TF.js cannot build, naming the argument and its class.
+ */
+function findUnsupportedArguments(layer: LayerConfig): string[] {
+  const reasons: string[] = [];
+  for (const [key, value] of Object.entries(layer.config)) {
+    const kind = argumentKind(key);
+    if (kind === null || !isLayerConfig(value)) {
+      continue;
+    }
+    if (key === 'activity_regularizer') {
+      // TF.js 4.22 Layer.apply raises NotImplementedError for any layer with an activity regularizer.
+      reasons.push(`activity_regularizer ${value.class_name} cannot be applied in TF.js; retrain without it`);
+    } else if (!registeredArgumentClasses()[kind].has(value.class_name)) {
+      reasons.push(`${key} ${value.class_name}: TF.js has no ${kind} of this class`);
+    }
+  }
+  return reasons;
+}
+
+/** Returns every reason why TF.js cannot build this translated layer as Keras does. */
+function findUnsupportedReasons(layer: LayerConfig): string[] {
+  if (!registeredLayerClasses().has(layer.class_name)) {
+    return ['TF.js has no layer of this class'];
+  }
+  const setting = findUnsupportedSetting(layer);
+  return [...(setting === null ? [] : [setting]), ...findUnsupportedArguments(layer)];
+}
+
 function translateLayer(layer: LayerConfig): void {
   const { config } = layer;
   translateDtype(layer);
   translateInboundNodes(layer);
+  translateLayerArguments(layer);
 
   if (layer.class_name === 'SeparableConv2D') {
     for (const key of SEPARABLE_CONV_UNUSED_KEYS) {
@@ -187,15 +292,12 @@ function translateLayer(layer: LayerConfig): void {
 }
 
 /**
- * Returns why TF.js cannot reproduce this layer's Keras behaviour, or null when it can.
- * Each case was seen to fail, or to predict differently, with tf_keras 2.18 and
- * TF.js 4.22.
+ * Returns why TF.js cannot reproduce a setting of this layer's Keras behaviour, or null
+ * when it can. Each case was seen to fail, or to predict differently, with tf_keras 2.18
+ * and TF.js 4.22.
  */
-function findUnsupportedReason(layer: LayerConfig): string | null {
+function findUnsupportedSetting(layer: LayerConfig): string | null {
   const { class_name: className, config } = layer;
-  if (!registeredLayerClasses().has(className)) {
-    return 'TF.js has no layer of this class';
-  }
   if ((className === 'GRU' || className === 'GRUCell') && config.reset_after === true) {
     return 'reset_after=True, the Keras default, is not implemented in TF.js; retrain with reset_after=False';
   }
@@ -226,11 +328,11 @@ export function translateModelConfig(modelConfig: KerasModelConfig): {
   const unsupported: UnsupportedLayer[] = [];
 
   visitLayers(topology as LayerConfig, (layer) => {
-    const reason = findUnsupportedReason(layer);
-    if (reason !== null) {
-      unsupported.push({ name: layerName(layer), className: layer.class_name, reason });
-    }
     translateLayer(layer);
+    const reasons = findUnsupportedReasons(layer);
+    if (reasons.length > 0) {
+      unsupported.push({ name: layerName(layer), className: layer.class_name, reason: reasons.join('; ') });
+    }
   });
 
   return { topology, unsupported };

@@ -45,7 +45,9 @@ async function buildModel(file: KerasModelFile): Promise<tf.LayersModel> {
   try {
     return await tf.models.modelFromJSON({ modelTopology: topology as unknown as tf.io.ModelJSON['modelTopology'] });
   } catch (error) {
-    const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    // TF.js 4.22 follows "Unknown <kind>: <name>." with a generic list of causes; only the first sentence is kept.
+    const firstLine = error instanceof Error ? (error.message.split('\n')[0] as string) : String(error);
+    const reason = firstLine.replace(/ This may be due to one of the following reasons:$/, '');
     throw new CentroidError(
       'MODEL_LAYER_UNSUPPORTED',
       `${file.filename}: TF.js could not build the model from its model_config: ${reason}`,
