@@ -5,6 +5,7 @@ import { CentroidError, JobParamsSchema, parseOrThrow, type JobParams } from '@c
 import type { ArtifactStore, StoredUpload } from '@centroid/jobs';
 import type { Multipart } from '@fastify/multipart';
 import type { FastifyRequest } from 'fastify';
+import { watchMultipartEnd } from './multipart-end.js';
 
 export interface UploadLimits {
   /** Maximum size of the model file, in bytes. */
@@ -23,10 +24,18 @@ export interface JobSubmission {
 
 const PART_NAMES = ['params', 'model', 'dataset'];
 
+/** Raised when the client closes the connection before it has sent the whole body. */
+export class UploadAbortedError extends Error {
+  constructor() {
+    super('The client closed the connection before the request body was complete.');
+    this.name = 'UploadAbortedError';
+  }
+}
+
 /**
  * Reads the submission of job `jobId`, storing its files with `artifacts`. Raises a
- * CentroidError for the first problem found. Files stored before the problem stay on disk,
- * and the caller removes them.
+ * CentroidError for the first problem found, or UploadAbortedError when the client disconnects.
+ * Files stored before the problem stay on disk, and the caller removes them.
  */
 export async function readJobSubmission(
   request: FastifyRequest,
@@ -76,6 +85,8 @@ export async function readJobSubmission(
     else dataset = stored;
   };
 
+  const bodyEnd = watchMultipartEnd(request.raw);
+  let parserError: unknown = null;
   try {
     for await (const part of request.parts()) {
       if (rejection === null) {
@@ -86,10 +97,21 @@ export async function readJobSubmission(
       await drainPart(part);
     }
   } catch (error) {
-    throw rejection ?? toMultipartError(error);
+    parserError = error;
   }
 
+  if (request.raw.readableAborted) throw new UploadAbortedError();
+  if (rejection instanceof CentroidError) throw rejection;
+  // A body cut short also makes the parser or the upload writer fail with a generic error,
+  // so the missing closing boundary is reported first because it names the actual problem.
+  if (bodyEnd !== null && !bodyEnd.reachedClosingBoundary()) {
+    throw new CentroidError(
+      'REQUEST_INVALID',
+      `The multipart body ends before its closing boundary line '--${bodyEnd.boundary}--', so it is truncated or malformed. Send the whole body.`,
+    );
+  }
   if (rejection !== null) throw rejection;
+  if (parserError !== null) throw toMultipartError(parserError);
   if (params === null) {
     throw new CentroidError('REQUEST_INVALID', "Missing multipart part 'params' with the job parameters as JSON.", { field: 'params' });
   }
@@ -158,6 +180,9 @@ function toMultipartError(error: unknown): unknown {
   }
   if (code === 'FST_PARTS_LIMIT' || code === 'FST_FILES_LIMIT' || code === 'FST_FIELDS_LIMIT') {
     return new CentroidError('REQUEST_INVALID', 'Too many multipart parts: send params, model and at most one dataset.');
+  }
+  if ((error as Error).message === 'Multipart: Boundary not found') {
+    return new CentroidError('REQUEST_INVALID', "The Content-Type header has no boundary parameter: send 'multipart/form-data; boundary=...'.");
   }
   if (code === 'FST_INVALID_MULTIPART_CONTENT_TYPE') {
     return new CentroidError('UPLOAD_NOT_MULTIPART', 'Expected a multipart/form-data body with the parts params, model and dataset.');

@@ -2,6 +2,7 @@
 // the request id, whatever raised the error.
 import { CentroidError, ParamsError, toProblem, type Problem } from '@centroid/contracts';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { UploadAbortedError } from './job-submission.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
@@ -34,6 +35,12 @@ export function toCentroidError(error: unknown): CentroidError {
 
 /** Fastify error handler: logs server errors with their cause and replies with a problem. */
 export function handleError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  if (error instanceof UploadAbortedError) {
+    // A client that disconnects is not a server fault. The reply below is dropped because the connection is closed.
+    request.log.warn('client closed the connection during the upload');
+    return sendProblem(reply, new CentroidError('REQUEST_INVALID', error.message));
+  }
+
   const centroidError = toCentroidError(error);
 
   if (centroidError.status >= 500) request.log.error({ err: error, code: centroidError.code }, 'request failed');

@@ -1,15 +1,33 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
 import { readdir } from 'node:fs/promises';
+import { connect, type AddressInfo } from 'node:net';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import type { Job, Problem } from '@centroid/contracts';
 import { JobStore, createApiConnection } from '@centroid/jobs';
+import { buildLoggerOptions } from '../src/index.js';
 import { MAX_DATASET_BYTES, MAX_MODEL_BYTES, createApiFixture, type ApiFixture } from './api-fixture.js';
 import { buildMultipart, datasetFixture, fakeHdf5, kerasModel, smallNpz, type PartSpec } from './multipart-body.js';
 
 function paramsPart(params: unknown): PartSpec {
   return { name: 'params', content: JSON.stringify(params) };
+}
+
+/** Returns the `--boundary` line that the body built by buildMultipart uses. */
+function boundaryOf(headers: Record<string, string>): string {
+  return `--${String(headers['content-type']).split('boundary=')[1]}`;
+}
+
+/** Polls `condition` every 20 ms and raises after 5 seconds. */
+async function waitFor(condition: () => boolean | Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not met within 5 seconds');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
 
 function modelPart(content: Buffer = kerasModel(), filename = 'model.h5'): PartSpec {
@@ -257,6 +275,89 @@ describe('POST /v1/jobs', () => {
   it('rejects a model sent as text', async () => {
     const response = await submit([paramsPart({ number_of_clusters: 8 }), { name: 'model', content: 'not a file' }]);
     await assertProblem(response, 400, 'REQUEST_INVALID', 'model');
+  });
+
+  it('rejects a body without its closing boundary', async () => {
+    const body = buildMultipart([paramsPart({ number_of_clusters: 8 }), modelPart()]);
+    const closingLine = Buffer.byteLength(`${boundaryOf(body.headers)}--\r\n`);
+    const cuts = {
+      'no closing boundary line': body.payload.length - closingLine,
+      'cut inside the model': body.payload.length - 2000,
+      'cut inside the first part header': 60,
+    };
+
+    for (const [name, length] of Object.entries(cuts)) {
+      const response = await fixture.app.inject({
+        method: 'POST',
+        url: '/v1/jobs',
+        payload: body.payload.subarray(0, length),
+        headers: body.headers,
+      });
+      const problem = await assertProblem(response, 400, 'REQUEST_INVALID');
+      assert.match(problem.detail, /ends before its closing boundary line/, name);
+    }
+  });
+
+  it('rejects a body with no boundary line', async () => {
+    const body = buildMultipart([]);
+    const response = await fixture.app.inject({ method: 'POST', url: '/v1/jobs', payload: 'not a multipart body', headers: body.headers });
+    const problem = await assertProblem(response, 400, 'REQUEST_INVALID');
+    assert.match(problem.detail, /closing boundary line/);
+  });
+
+  it('rejects a content type without a boundary', async () => {
+    const response = await fixture.app.inject({
+      method: 'POST',
+      url: '/v1/jobs',
+      payload: 'not a multipart body',
+      headers: { 'content-type': 'multipart/form-data' },
+    });
+    const problem = await assertProblem(response, 400, 'REQUEST_INVALID');
+    assert.match(problem.detail, /no boundary parameter/);
+  });
+
+  it('accepts an epilogue after the closing boundary', async () => {
+    const body = buildMultipart([paramsPart({ number_of_clusters: 8 }), modelPart()]);
+    const payload = Buffer.concat([body.payload, Buffer.from('epilogue that parsers ignore\r\n')]);
+    const response = await fixture.app.inject({ method: 'POST', url: '/v1/jobs', payload, headers: body.headers });
+    assert.equal(response.statusCode, 202, response.body);
+    acceptedJobIds.add(response.json<Job>().id);
+  });
+
+  it('logs a client abort as one warning', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const stream = new Writable({
+      write(chunk, _encoding, callback) {
+        lines.push(JSON.parse(String(chunk)) as Record<string, unknown>);
+        callback();
+      },
+    });
+    const listening = await createApiFixture({ logger: { ...buildLoggerOptions(), stream } });
+    try {
+      await listening.app.listen({ port: 0, host: '127.0.0.1' });
+      const { port } = listening.app.server.address() as AddressInfo;
+      const body = buildMultipart([paramsPart({ number_of_clusters: 8 }), modelPart()]);
+
+      const socket = connect(port, '127.0.0.1');
+      await once(socket, 'connect');
+      const head = `POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: ${body.headers['content-type']}\r\nContent-Length: ${body.payload.length}\r\n\r\n`;
+      socket.write(head);
+      socket.write(body.payload.subarray(0, body.payload.length / 2));
+      await waitFor(async () => (await readdir(path.join(listening.dataDir, 'uploads')).catch(() => [])).length > 0);
+      socket.destroy();
+
+      await waitFor(() => lines.some((line) => line.msg === 'client closed the connection during the upload'));
+      const requestId = lines.find((line) => line.msg === 'incoming request')?.reqId;
+      const abortLines = lines.filter((line) => line.msg === 'client closed the connection during the upload');
+      assert.equal(abortLines.length, 1);
+      assert.equal(abortLines[0]?.level, 40);
+      assert.equal(abortLines[0]?.reqId, requestId);
+      assert.deepEqual(lines.filter((line) => Number(line.level) >= 50), [], 'no error lines');
+      assert.ok(!JSON.stringify(lines).includes('"stack"'), 'no stack traces');
+      await waitFor(async () => (await readdir(path.join(listening.dataDir, 'uploads'))).length === 0);
+    } finally {
+      await listening.close();
+    }
   });
 
   it('rejects a body that is not multipart', async () => {
