@@ -17,6 +17,7 @@ Options:
   --data FILE                     NPZ dataset to fine-tune and evaluate on (optional)
   --number-of-clusters N          shared values per clustered tensor, 2 to 65536
   --cluster-centroids-init NAME   linear | random | density_based | kmeans_plus_plus (default)
+                                  | kmeans | kmeans_1d_optimal
   --epochs N                      fine-tuning epochs (default 1; 0 skips fine-tuning)
   --batch-size N                  samples per step (default 32)
   --learning-rate X               Adam learning rate (default 1e-5)
