@@ -28,7 +28,11 @@ export function formatSummary(metrics: Metrics): string {
   );
   lines.push('');
   lines.push(`gzip compression ratio: ${size.gzip_ratio.toFixed(2)}x`);
-  if (size.ideal_bytes !== undefined) lines.push(`ideal size (entropy of the assignments): ${formatBytes(size.ideal_bytes)} bytes, ${(size.original_gzip_bytes / size.ideal_bytes).toFixed(2)}x smaller than the original gzip`);
+  if (size.ideal_bytes !== undefined) {
+    // A bound, not a file: what a perfect coder of the assignments and centroids would reach.
+    const ratio = (size.original_gzip_bytes / size.ideal_bytes).toFixed(2);
+    lines.push(`ideal size (lower bound of a lossless coder): ${formatBytes(size.ideal_bytes)} bytes, ${ratio}x below the original gzip`);
+  }
   if (baseline?.accuracy != null && clustered?.accuracy != null) {
     const delta = (clustered.accuracy - baseline.accuracy) * 100;
     lines.push(`accuracy change: ${delta >= 0 ? '+' : ''}${delta.toFixed(2)} points on ${clustered.samples} test samples`);
