@@ -50,6 +50,30 @@ describe('inspectModelFile', () => {
     assert.equal(summary.layerCount, 14);
   });
 
+  test('lists layers TF.js cannot build', async () => {
+    const path = fixture('unsupported.h5');
+
+    await assertRejects(path, 'MODEL_LAYER_UNSUPPORTED', /unsupported\.h5: 4 layer\(s\) cannot be built in TF\.js/);
+    await assertRejects(path, 'MODEL_LAYER_UNSUPPORTED', /layer "double" \(Lambda\): TF\.js has no layer of this class/);
+    await assertRejects(path, 'MODEL_LAYER_UNSUPPORTED', /layer "grouped_conv" \(Conv2D\)/);
+    await assertRejects(path, 'MODEL_LAYER_UNSUPPORTED', /layer "leaky_relu" \(ReLU\)/);
+    await assertRejects(path, 'MODEL_LAYER_UNSUPPORTED', /layer "gru_reset_after" \(GRU\)/);
+  });
+
+  test('lists unsupported layer arguments', async () => {
+    const path = fixture('unsupported-arguments.h5');
+
+    await assertRejects(path, 'MODEL_LAYER_UNSUPPORTED', /unsupported-arguments\.h5: 2 layer\(s\) cannot be built in TF\.js/);
+    await assertRejects(path, 'MODEL_LAYER_UNSUPPORTED', /layer "activity" \(Dense\): activity_regularizer/);
+    await assertRejects(path, 'MODEL_LAYER_UNSUPPORTED', /layer "orthogonal" \(Dense\): kernel_regularizer OrthogonalRegularizer/);
+  });
+
+  test('accepts translated regularizers', async () => {
+    const summary = await inspectModelFile(fixture('regularized.h5'));
+
+    assert.equal(summary.weightCount, 4);
+  });
+
   test('rejects a model without weights', async () => {
     await assertRejects(fixture('no-weights.h5'), 'MODEL_INVALID', /no-weights\.h5 contains no weight tensors/);
   });

@@ -6,6 +6,8 @@ import { readModelMetadata } from './metadata.js';
 import { withKerasH5File } from './open.js';
 import { readWeightIndex } from './weight-index.js';
 
+import type { KerasModelConfig } from './types.js';
+
 /** Summary of a model file, for the check that runs before a job is queued. */
 export interface ModelFileSummary {
   format: 'keras_h5';
@@ -19,8 +21,14 @@ export interface ModelFileSummary {
   parameterCount: number;
 }
 
+/** What the inspecting child process returns: the summary, and the model config for the TF.js check. */
+export interface InspectedModelFile {
+  summary: ModelFileSummary;
+  modelConfig: KerasModelConfig;
+}
+
 /** Inspects a Keras HDF5 model in this process; `inspectModelFile` runs this in a child process. */
-export async function inspectKerasH5InProcess(path: string, filename: string): Promise<ModelFileSummary> {
+export async function inspectKerasH5InProcess(path: string, filename: string): Promise<InspectedModelFile> {
   return withKerasH5File(path, filename, (file) => {
     const metadata = readModelMetadata(file, filename);
     const { layerNames, weights } = readWeightIndex(file, filename);
@@ -34,12 +42,13 @@ export async function inspectKerasH5InProcess(path: string, filename: string): P
     }
 
     const parameterCount = weights.reduce((sum, weight) => sum + weight.shape.reduce((product, size) => product * size, 1), 0);
-    return {
+    const summary: ModelFileSummary = {
       format: 'keras_h5',
       kerasVersion: metadata.kerasVersion,
       layerCount: layerNames.length,
       weightCount: weights.length,
       parameterCount,
     };
+    return { summary, modelConfig: metadata.modelConfig };
   });
 }

@@ -6,6 +6,8 @@
 // in TF.js than in Keras.
 import * as tf from '@tensorflow/tfjs';
 
+import { CentroidError } from '@centroid/contracts';
+
 import type { KerasModelConfig } from './types.js';
 
 /** A layer that TF.js 4.22 cannot build, or would build with results different from Keras. */
@@ -336,4 +338,14 @@ export function translateModelConfig(modelConfig: KerasModelConfig): {
   });
 
   return { topology, unsupported };
+}
+
+/** Builds the MODEL_LAYER_UNSUPPORTED error that lists every layer TF.js cannot build, by name and class. */
+export function unsupportedLayersError(filename: string, unsupported: UnsupportedLayer[]): CentroidError {
+  const list = unsupported.map((layer) => `layer "${layer.name}" (${layer.className}): ${layer.reason}`).join('; ');
+  return new CentroidError(
+    'MODEL_LAYER_UNSUPPORTED',
+    `${filename}: ${unsupported.length} layer(s) cannot be built in TF.js: ${list}.`,
+    { file: filename, layer: unsupported[0]?.name as string },
+  );
 }

@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 
 import { CentroidError } from '@centroid/contracts';
 
-import { translateModelConfig } from './tfjs-config.js';
+import { translateModelConfig, unsupportedLayersError } from './tfjs-config.js';
 
 import type { KerasModelFile, WeightEntry } from './types.js';
 
@@ -34,12 +34,7 @@ function groupByLayer(weights: WeightEntry[]): Map<string, WeightEntry[]> {
 async function buildModel(file: KerasModelFile): Promise<tf.LayersModel> {
   const { topology, unsupported } = translateModelConfig(file.modelConfig);
   if (unsupported.length > 0) {
-    const list = unsupported.map((layer) => `layer "${layer.name}" (${layer.className}): ${layer.reason}`).join('; ');
-    throw new CentroidError(
-      'MODEL_LAYER_UNSUPPORTED',
-      `${file.filename}: ${unsupported.length} layer(s) cannot be built in TF.js: ${list}.`,
-      { file: file.filename, layer: unsupported[0]?.name as string },
-    );
+    throw unsupportedLayersError(file.filename, unsupported);
   }
 
   try {
