@@ -19,7 +19,8 @@ export const DEFAULT_MAX_MODEL_BYTES = 2 * 1024 ** 3;
 export const DEFAULT_MAX_DATASET_BYTES = 4 * 1024 ** 3;
 export const DEFAULT_MAX_PARAMS_BYTES = 64 * 1024;
 
-export interface AppOptions extends Omit<RouteDependencies, 'limits' | 'inspectModel' | 'inspectDataset' | 'publicUrl' | 'isShuttingDown'> {
+export interface AppOptions
+  extends Omit<RouteDependencies, 'limits' | 'inspectModel' | 'inspectDataset' | 'publicUrl' | 'allowPrivateWebhooks' | 'isShuttingDown'> {
   limits?: {
     /** @defaultValue 2 GiB */
     maxModelBytes?: number;
@@ -34,6 +35,12 @@ export interface AppOptions extends Omit<RouteDependencies, 'limits' | 'inspectM
   inspectDataset?: RouteDependencies['inspectDataset'];
   /** Base of absolute URLs in job resources. @defaultValue the scheme and host of each request */
   publicUrl?: string;
+  /**
+   * Accepts webhook URLs whose host is a loopback, private, link-local, CGNAT or reserved IP
+   * address, for tests and demos with a local receiver. The worker needs the same setting to
+   * deliver to them. @defaultValue false
+   */
+  allowPrivateWebhooks?: boolean;
   /** @defaultValue a function that always returns false */
   isShuttingDown?: () => boolean;
   /** Fastify logger settings (pino options, optionally with a `stream`), or false for none. @defaultValue info level with redaction */
@@ -51,6 +58,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     inspectModel: options.inspectModel ?? inspectUploadedModel,
     inspectDataset: options.inspectDataset ?? inspectUploadedDataset,
     publicUrl: options.publicUrl,
+    allowPrivateWebhooks: options.allowPrivateWebhooks ?? false,
     isShuttingDown: options.isShuttingDown ?? (() => false),
   };
 

@@ -21,6 +21,8 @@ export interface ApiConfig {
   maxDatasetBytes: number;
   /** CENTROID_PUBLIC_URL, the base of URLs in job resources. @defaultValue the scheme and host of each request */
   publicUrl: string | undefined;
+  /** CENTROID_WEBHOOK_ALLOW_PRIVATE=1 accepts webhook URLs on loopback and private IP addresses, as the worker does. @defaultValue false */
+  allowPrivateWebhooks: boolean;
   /** LOG_LEVEL. @defaultValue info */
   logLevel: string;
 }
@@ -35,6 +37,7 @@ export function readApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
     maxModelBytes: readInteger(env, 'CENTROID_MAX_MODEL_BYTES', DEFAULT_MAX_MODEL_BYTES, 1, Number.MAX_SAFE_INTEGER),
     maxDatasetBytes: readInteger(env, 'CENTROID_MAX_DATASET_BYTES', DEFAULT_MAX_DATASET_BYTES, 1, Number.MAX_SAFE_INTEGER),
     publicUrl: readUrl(env, 'CENTROID_PUBLIC_URL'),
+    allowPrivateWebhooks: env.CENTROID_WEBHOOK_ALLOW_PRIVATE === '1',
     logLevel: env.LOG_LEVEL ?? 'info',
   };
 }

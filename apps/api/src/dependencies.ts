@@ -17,6 +17,8 @@ export interface RouteDependencies {
   inspectDataset: DatasetInspector;
   /** Base of the URLs in job resources, such as `https://centroid.example.com`, or undefined to use the request's host. */
   publicUrl: string | undefined;
+  /** Whether webhook URLs may name loopback, private, link-local, CGNAT and reserved IP addresses. */
+  allowPrivateWebhooks: boolean;
   /** Returns true once the server is draining, so /readyz reports not ready. */
   isShuttingDown: () => boolean;
 }

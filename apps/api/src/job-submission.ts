@@ -6,6 +6,7 @@ import type { ArtifactStore, StoredUpload } from '@centroid/jobs';
 import type { Multipart } from '@fastify/multipart';
 import type { FastifyRequest } from 'fastify';
 import { watchMultipartEnd } from './multipart-end.js';
+import { checkWebhookUrl } from './webhook-check.js';
 
 export interface UploadLimits {
   /** Maximum size of the model file, in bytes. */
@@ -33,7 +34,8 @@ export class UploadAbortedError extends Error {
 }
 
 /**
- * Reads the submission of job `jobId`, storing its files with `artifacts`. Raises a
+ * Reads the submission of job `jobId`, storing its files with `artifacts`. A webhook URL on a
+ * loopback or private address is accepted only with `allowPrivateWebhooks`. Raises a
  * CentroidError for the first problem found, or UploadAbortedError when the client disconnects.
  * Files stored before the problem stay on disk, and the caller removes them.
  */
@@ -42,6 +44,7 @@ export async function readJobSubmission(
   jobId: string,
   artifacts: ArtifactStore,
   limits: UploadLimits,
+  allowPrivateWebhooks: boolean,
 ): Promise<JobSubmission> {
   let params: JobParams | null = null;
   let model: StoredUpload | null = null;
@@ -67,6 +70,7 @@ export async function readJobSubmission(
     if (part.fieldname === 'params') {
       if (params !== null) throw duplicatePart('params');
       params = await readParams(part, limits.maxParamsBytes);
+      if (params.webhook !== undefined) checkWebhookUrl(params.webhook.url, allowPrivateWebhooks);
       return;
     }
 

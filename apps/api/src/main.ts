@@ -34,6 +34,7 @@ async function main(): Promise<void> {
     pingRedis: () => redis.ping(),
     limits: { maxModelBytes: config.maxModelBytes, maxDatasetBytes: config.maxDatasetBytes },
     ...(config.publicUrl === undefined ? {} : { publicUrl: config.publicUrl }),
+    allowPrivateWebhooks: config.allowPrivateWebhooks,
     isShuttingDown: () => shuttingDown,
     logger: buildLoggerOptions(config.logLevel),
   });
@@ -53,6 +54,7 @@ async function main(): Promise<void> {
   process.once('SIGINT', (signal) => void shutdown(signal));
 
   await app.listen({ port: config.port, host: config.host });
+  if (config.allowPrivateWebhooks) app.log.warn('CENTROID_WEBHOOK_ALLOW_PRIVATE=1: webhook URLs may name loopback and private addresses');
   app.log.info({ dataDir: config.dataDir, publicUrl: config.publicUrl ?? null }, 'api started');
 }
 

@@ -360,6 +360,66 @@ describe('POST /v1/jobs', () => {
     }
   });
 
+  it('rejects webhook URLs with credentials', async () => {
+    for (const url of ['https://user:s3cr3t@hooks.example.com/done', 'https://:s3cr3t@hooks.example.com/done', 'https://s3cr3t@hooks.example.com/done']) {
+      const response = await submit([paramsPart({ number_of_clusters: 8, webhook: { url } }), modelPart()]);
+      const problem = await assertProblem(response, 422, 'PARAMS_INVALID', 'webhook.url');
+      assert.match(problem.errors?.[0]?.message ?? '', /must not contain a user name or password/, url);
+      assert.ok(!response.body.includes('s3cr3t'), `the problem does not echo the secret of ${url}`);
+    }
+  });
+
+  it('rejects webhooks on internal IP addresses', async () => {
+    const cases = {
+      'http://127.0.0.1:9000/hook': 'loopback',
+      'http://0x7f.1/hook': 'loopback',
+      'http://[::1]/hook': 'loopback',
+      'http://[::ffff:127.0.0.1]/hook': 'loopback',
+      'http://localhost:9000/hook': 'loopback',
+      'https://10.1.2.3/hook': 'private',
+      'https://192.168.0.10/hook': 'private',
+      'http://169.254.10.1/hook': 'link-local',
+      'http://169.254.169.254/latest/meta-data': 'metadata',
+      'http://0.0.0.0/hook': 'unspecified',
+    };
+    for (const [url, addressClass] of Object.entries(cases)) {
+      const response = await submit([paramsPart({ number_of_clusters: 8, webhook: { url } }), modelPart()]);
+      const problem = await assertProblem(response, 422, 'PARAMS_INVALID', 'webhook.url');
+      assert.match(problem.errors?.[0]?.message ?? '', new RegExp(`is a ${addressClass} address`), url);
+    }
+  });
+
+  it('accepts public and named webhook hosts', async () => {
+    // Names are not resolved at submit, so a name that points inside the network is left to the worker.
+    for (const url of ['https://hooks.example.com/done?token=abc', 'http://93.184.215.14/hook', 'http://10.0.0.1.nip.io/hook']) {
+      const response = await submit([paramsPart({ number_of_clusters: 8, webhook: { url } }), modelPart()]);
+      assert.equal(response.statusCode, 202, `${url}: ${response.body}`);
+      assert.equal(response.json<Job>().params.webhook?.url, url);
+    }
+  });
+
+  it('accepts private webhooks when allowed', async () => {
+    const permissive = await createApiFixture({ allowPrivateWebhooks: true });
+    try {
+      const send = (url: string) => {
+        const body = buildMultipart([paramsPart({ number_of_clusters: 8, webhook: { url } }), modelPart()]);
+        return permissive.app.inject({ method: 'POST', url: '/v1/jobs', payload: body.payload, headers: body.headers });
+      };
+
+      for (const url of ['http://127.0.0.1:9000/hook', 'http://localhost:9000/hook', 'https://10.1.2.3/hook']) {
+        const accepted = await send(url);
+        assert.equal(accepted.statusCode, 202, `${url}: ${accepted.body}`);
+      }
+
+      const metadata = await send('http://169.254.169.254/latest/meta-data');
+      assert.equal(metadata.statusCode, 422, metadata.body);
+      assert.equal(metadata.json<Problem>().field, 'webhook.url');
+      assert.doesNotMatch(metadata.json<Problem>().detail, /CENTROID_WEBHOOK_ALLOW_PRIVATE/, 'no remedy is offered for metadata addresses');
+    } finally {
+      await permissive.close();
+    }
+  });
+
   it('rejects a body that is not multipart', async () => {
     const response = await fixture.app.inject({ method: 'POST', url: '/v1/jobs', payload: { number_of_clusters: 8 } });
     await assertProblem(response, 415, 'UPLOAD_NOT_MULTIPART');

@@ -53,6 +53,8 @@ describe('end to end', () => {
       artifacts: new ArtifactStore({ root: dataDir }),
       cancelSignal: new CancelSignal({ connection: redis, prefix }),
       pingRedis: () => redis.ping(),
+      // The webhook receiver listens on 127.0.0.1.
+      allowPrivateWebhooks: true,
       logger: false,
     });
     await app.listen({ port: 0, host: '127.0.0.1' });

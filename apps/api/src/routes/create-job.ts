@@ -8,7 +8,7 @@ import { readJobSubmission } from '../job-submission.js';
 import { CentroidError } from '@centroid/contracts';
 
 export function registerCreateJobRoute(app: FastifyInstance, dependencies: RouteDependencies): void {
-  const { store, queue, artifacts, limits, inspectModel, inspectDataset, publicUrl } = dependencies;
+  const { store, queue, artifacts, limits, inspectModel, inspectDataset, publicUrl, allowPrivateWebhooks } = dependencies;
 
   app.post('/v1/jobs', async (request, reply) => {
     if (!request.isMultipart()) {
@@ -19,7 +19,7 @@ export function registerCreateJobRoute(app: FastifyInstance, dependencies: Route
     let recordCreated = false;
 
     try {
-      const submission = await readJobSubmission(request, jobId, artifacts, limits);
+      const submission = await readJobSubmission(request, jobId, artifacts, limits, allowPrivateWebhooks);
       await inspectModel(submission.model.path, submission.model.filename);
       if (submission.dataset !== null) {
         await inspectDataset(submission.dataset.path, submission.dataset.filename, submission.params);
