@@ -6,6 +6,7 @@ import { computeAccuracy } from './accuracy.js';
 import { throwIfCanceled, yieldToEventLoop } from './cancellation.js';
 import { checkDataset } from './check-dataset.js';
 import { computeLoss, type LossSpec } from './losses.js';
+import { regularizationTerms } from './regularization.js';
 
 export interface Evaluation {
   /** Mean loss over all samples, plus the model's regularization losses, as Keras reports it. */
@@ -87,7 +88,7 @@ export async function evaluate(
 /** Returns the sum of the layers' regularization losses (0 when there are none). */
 export function regularizationLoss(model: tf.LayersModel): number {
   return tf.tidy(() => {
-    const losses = model.calculateLosses();
+    const losses = regularizationTerms(model);
     return losses.length === 0 ? 0 : (tf.addN(losses).dataSync()[0] as number);
   });
 }

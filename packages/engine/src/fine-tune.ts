@@ -8,6 +8,7 @@ import { checkDataset } from './check-dataset.js';
 import type { ClusteringSession } from './clustering-session.js';
 import { evaluate, type Evaluation } from './evaluate.js';
 import { meanLoss, type LossSpec } from './losses.js';
+import { regularizationTerms } from './regularization.js';
 import { createRandom, shuffleInPlace } from './random.js';
 
 export interface FineTuneData {
@@ -175,7 +176,7 @@ function trainStep(
     const { value, grads } = tf.variableGrads(() => {
       const prediction = model.apply(xBatch, { training: true }) as tf.Tensor;
       // Keras adds the layers' regularization losses to the training loss.
-      const regularization = model.calculateLosses();
+      const regularization = regularizationTerms(model);
       const dataLoss = meanLoss(loss, yBatch, prediction);
       return (regularization.length === 0 ? dataLoss : tf.addN([dataLoss, ...regularization])) as tf.Scalar;
     }, variables);
