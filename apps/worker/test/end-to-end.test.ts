@@ -1,23 +1,17 @@
 // The whole service over real HTTP on 127.0.0.1 with real Redis: the API, the worker with the
 // fixture pipeline, the typed client and a local webhook receiver.
 import assert from 'node:assert/strict';
-import { createHash, randomUUID } from 'node:crypto';
-import { once } from 'node:events';
-import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { createHash } from 'node:crypto';
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { buildApp } from '@centroid/api';
-import { CentroidApiError, CentroidClient } from '@centroid/client';
+import { CentroidApiError, type CentroidClient } from '@centroid/client';
 import { WebhookPayloadSchema, type Job, type WebhookPayload } from '@centroid/contracts';
-import { ArtifactStore, CancelSignal, ClusterQueue, JobStore, createApiConnection, type RedisConnection } from '@centroid/jobs';
-import { generateWebhookSecret, verifyWebhook } from '@centroid/webhooks';
+import { verifyWebhook } from '@centroid/webhooks';
 import { fixturePath } from '@centroid/examples';
-import { pino } from 'pino';
-import { startWorker, type RunningWorker } from '../src/index.js';
-import { WebhookReceiver } from './webhook-receiver.js';
-import { FIXTURE_PIPELINE, TEST_REDIS_URL } from './worker-fixture.js';
+import { startService, type ServiceFixture } from './service-fixture.js';
+import type { WebhookReceiver } from './webhook-receiver.js';
+import { FIXTURE_PIPELINE } from './worker-fixture.js';
 
 
 function sha256(content: Buffer): string {
@@ -25,75 +19,22 @@ function sha256(content: Buffer): string {
 }
 
 describe('end to end', () => {
-  const prefix = `centroid-test-${randomUUID()}`;
-  const secret = generateWebhookSecret();
-  const receiver = new WebhookReceiver();
+  let service: ServiceFixture;
+  let client: CentroidClient;
+  let receiver: WebhookReceiver;
+  let baseUrl: string;
   let receiverUrl: string;
+  let secret: string;
   let dataDir: string;
   let filesDir: string;
-  let redis: RedisConnection;
-  let queue: ClusterQueue;
-  let app: Awaited<ReturnType<typeof buildApp>>;
-  let worker: RunningWorker;
-  let client: CentroidClient;
-  let baseUrl: string;
 
   before(async () => {
-    receiverUrl = await receiver.start();
-    dataDir = await mkdtemp(path.join(tmpdir(), 'centroid-e2e-data-'));
-    filesDir = await mkdtemp(path.join(tmpdir(), 'centroid-e2e-files-'));
-
-    redis = createApiConnection(TEST_REDIS_URL);
-    if (redis.status !== 'ready') await once(redis, 'ready');
-    queue = new ClusterQueue({ connection: redis, prefix });
-
-    app = await buildApp({
-      store: new JobStore({ connection: redis, prefix }),
-      queue,
-      artifacts: new ArtifactStore({ root: dataDir }),
-      cancelSignal: new CancelSignal({ connection: redis, prefix }),
-      pingRedis: () => redis.ping(),
-      // The webhook receiver listens on 127.0.0.1.
-      allowPrivateWebhooks: true,
-      logger: false,
-    });
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    baseUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-
-    worker = await startWorker({
-      redisUrl: TEST_REDIS_URL,
-      prefix,
-      dataDir,
-      pipelineModule: FIXTURE_PIPELINE,
-      webhookSecret: secret,
-      allowPrivateWebhooks: true,
-      publicUrl: baseUrl,
-      progressIntervalMs: 50,
-      cancelPollIntervalMs: 200,
-      webhookDelivery: { backoff: { initialDelayMs: 50, maxDelayMs: 200 }, timeoutMs: 2000 },
-      logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
-    });
-
-    client = new CentroidClient({ baseUrl });
+    service = await startService({ pipelineModule: FIXTURE_PIPELINE, progressIntervalMs: 50, cancelPollIntervalMs: 200 });
+    ({ client, receiver, baseUrl, receiverUrl, secret, dataDir, filesDir } = service);
   });
 
   after(async () => {
-    await worker.close(5000);
-    await app.close();
-    await queue.obliterate();
-    await queue.close();
-
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-      if (keys.length > 0) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-    await redis.quit();
-
-    await receiver.stop();
-    await rm(dataDir, { recursive: true, force: true });
-    await rm(filesDir, { recursive: true, force: true });
+    await service.close();
   });
 
   async function writeModel(filename: string): Promise<string> {

@@ -1,88 +1,34 @@
 // The whole service with the real pipeline on a small Keras model: HTTP, Redis, the worker's
 // child process, artifacts and the signed webhook, then a failed job and a job after it.
 import assert from 'node:assert/strict';
-import { createHash, randomUUID } from 'node:crypto';
-import { once } from 'node:events';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { createHash } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { buildApp } from '@centroid/api';
-import { CentroidClient } from '@centroid/client';
+import type { CentroidClient } from '@centroid/client';
 import { MetricsSchema, WebhookPayloadSchema } from '@centroid/contracts';
 import { encodeNpz, fixturePath } from '@centroid/examples';
-import { ArtifactStore, CancelSignal, ClusterQueue, JobStore, createApiConnection, type RedisConnection } from '@centroid/jobs';
-import { generateWebhookSecret, verifyWebhook } from '@centroid/webhooks';
-import { pino } from 'pino';
-import { startWorker, type RunningWorker } from '../src/index.js';
-import { WebhookReceiver } from './webhook-receiver.js';
-import { TEST_REDIS_URL } from './worker-fixture.js';
+import { verifyWebhook } from '@centroid/webhooks';
+import { startService, type ServiceFixture } from './service-fixture.js';
+import type { WebhookReceiver } from './webhook-receiver.js';
 
 const JOB_TIMEOUT_MS = 120_000;
 
 describe('service with the real pipeline', () => {
-  const prefix = `centroid-test-${randomUUID()}`;
-  const secret = generateWebhookSecret();
-  const receiver = new WebhookReceiver();
-  let receiverUrl: string;
-  let dataDir: string;
-  let filesDir: string;
-  let redis: RedisConnection;
-  let queue: ClusterQueue;
-  let app: Awaited<ReturnType<typeof buildApp>>;
-  let worker: RunningWorker;
+  let service: ServiceFixture;
   let client: CentroidClient;
+  let receiver: WebhookReceiver;
+  let receiverUrl: string;
+  let secret: string;
+  let filesDir: string;
 
   before(async () => {
-    receiverUrl = await receiver.start();
-    dataDir = await mkdtemp(path.join(tmpdir(), 'centroid-real-data-'));
-    filesDir = await mkdtemp(path.join(tmpdir(), 'centroid-real-files-'));
-
-    redis = createApiConnection(TEST_REDIS_URL);
-    if (redis.status !== 'ready') await once(redis, 'ready');
-    queue = new ClusterQueue({ connection: redis, prefix });
-    app = await buildApp({
-      store: new JobStore({ connection: redis, prefix }),
-      queue,
-      artifacts: new ArtifactStore({ root: dataDir }),
-      cancelSignal: new CancelSignal({ connection: redis, prefix }),
-      pingRedis: () => redis.ping(),
-      // The webhook receiver listens on 127.0.0.1.
-      allowPrivateWebhooks: true,
-      logger: false,
-    });
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    const baseUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-
-    worker = await startWorker({
-      redisUrl: TEST_REDIS_URL,
-      prefix,
-      dataDir,
-      webhookSecret: secret,
-      allowPrivateWebhooks: true,
-      publicUrl: baseUrl,
-      webhookDelivery: { backoff: { initialDelayMs: 50, maxDelayMs: 200 }, timeoutMs: 2000 },
-      logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
-    });
-    client = new CentroidClient({ baseUrl });
+    service = await startService();
+    ({ client, receiver, receiverUrl, secret, filesDir } = service);
   });
 
   after(async () => {
-    await worker.close(5000);
-    await app.close();
-    await queue.obliterate();
-    await queue.close();
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-      if (keys.length > 0) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-    await redis.quit();
-    await receiver.stop();
-    await rm(dataDir, { recursive: true, force: true });
-    await rm(filesDir, { recursive: true, force: true });
+    await service.close();
   });
 
   it('clusters a model from upload to signed webhook', async () => {
