@@ -13,6 +13,10 @@ export const CENTROID_INITIALISATIONS = [
 ] as const;
 export type CentroidInitialisation = (typeof CENTROID_INITIALISATIONS)[number];
 
+/** The combination of members' gradients into a centroid's gradient: TFMOT's `GradientAggregation` SUM or AVG. */
+export const GRADIENT_AGGREGATIONS = ['sum', 'avg'] as const;
+export type GradientAggregation = (typeof GRADIENT_AGGREGATIONS)[number];
+
 const lowerCase = (value: unknown): unknown => (typeof value === 'string' ? value.toLowerCase() : value);
 
 export const FineTuneParamsSchema = z
@@ -57,6 +61,21 @@ export const JobParamsSchema = z
     number_of_clusters: z.number().int().min(2).max(65536),
     /** Centroid initialisation; upper-case spellings are accepted. @defaultValue `kmeans_plus_plus` */
     cluster_centroids_init: z.preprocess(lowerCase, z.enum(CENTROID_INITIALISATIONS)).default('kmeans_plus_plus'),
+    /**
+     * Pin one centroid of each clustered tensor at exactly 0 and keep the weights that are
+     * 0 in the upload at 0 through fine-tuning and strip. @defaultValue false
+     */
+    preserve_sparsity: z.boolean().default(false),
+    /**
+     * Give every output channel of a convolution kernel its own `number_of_clusters`
+     * centroids. Other kernels are clustered per tensor. @defaultValue false
+     */
+    cluster_per_channel: z.boolean().default(false),
+    /**
+     * A centroid's gradient during fine-tuning: the sum of its members' gradients, or their
+     * mean; upper-case spellings are accepted. @defaultValue `sum`
+     */
+    gradient_aggregation: z.preprocess(lowerCase, z.enum(GRADIENT_AGGREGATIONS)).default('sum'),
     fine_tune: FineTuneParamsSchema.default(FineTuneParamsSchema.parse({})),
     dataset: DatasetParamsSchema.default(DatasetParamsSchema.parse({})),
     webhook: WebhookParamsSchema.optional(),
