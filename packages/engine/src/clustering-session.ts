@@ -4,9 +4,12 @@
 // keeps its own weight objects throughout; `stripClustering` or `dispose` ends the
 // session and leaves a plain model.
 import * as tf from '@tensorflow/tfjs';
-import { CentroidError, type CentroidInitialisation } from '@centroid/contracts';
+import { CentroidError, type CentroidInitialisation, type GradientAggregation } from '@centroid/contracts';
 import { clusteredWeight } from './clustered-weight.js';
+import { groupedClusteredWeight } from './grouped-clustered-weight.js';
+import { assignRows, describeView, fromView, initialiseRows, outputChannelAxis, toView, type GroupedView } from './grouped-layout.js';
 import { initialiseCentroids } from './initialise-centroids.js';
+import { sumOfSquaredDifferences } from './squared-error.js';
 
 /** One weight tensor to cluster: `layer.weights[weightIndex]`. */
 export interface ClusterTarget {
@@ -24,6 +27,33 @@ export interface ClusteringOptions {
    * it, so a tensor's centroids do not depend on the other targets.
    */
   seed: number;
+  /**
+   * Pins one centroid of each tensor at exactly 0 and masks the weights that are 0 at the
+   * start, so they stay 0 through fine-tuning and strip. The other N − 1 centroids
+   * cluster the nonzero weights only. Needs N ≥ 2. @defaultValue false
+   */
+  preserveSparsity?: boolean;
+  /**
+   * Gives every output channel of a convolution kernel its own N centroids; other weights
+   * are clustered per tensor (see {@link ClusteringSession.clusteringNote}). @defaultValue false
+   */
+  clusterPerChannel?: boolean;
+  /** Whether a centroid's gradient is the sum or the mean of its members' gradients. @defaultValue 'sum' */
+  gradientAggregation?: GradientAggregation;
+}
+
+/** The state of a weight clustered through the channels × m view (see grouped-layout.ts). */
+interface GroupedState {
+  view: GroupedView;
+  /** 1 for a weight that trains, 0 for one pinned at 0, channels × m. */
+  mask: tf.Tensor2D;
+  /** The mask's values, or null without preserve_sparsity. */
+  maskValues: Float32Array | null;
+  /** Shared values per tensor: channels × N. */
+  tableSize: number;
+  /** Squared error of the original weights against their initial clustered values. */
+  initialSquaredError: number;
+  note: string | null;
 }
 
 interface ClusteredEntry {
@@ -32,7 +62,10 @@ interface ClusteredEntry {
   /** The variable behind `variable`, read through the original `read()`. */
   original: tf.Variable;
   latent: tf.Variable;
-  centroids: tf.Variable<tf.Rank.R1>;
+  /** N centroids, or channels × K for a grouped weight. */
+  centroids: tf.Variable;
+  /** Null for the plain per-tensor clustering with summed gradients. */
+  grouped: GroupedState | null;
   /** Whether the model trains this weight, which decides whether its latent weights and centroids train. */
   trainable: boolean;
   restoreRead: () => void;
@@ -81,9 +114,48 @@ export class ClusteringSession {
     return this.entries.map((entry) => entry.target);
   }
 
-  /** Returns the current centroids of `target`, indexed by cluster (ascending only until training reorders them). */
+  /**
+   * Returns the current centroids of `target`, indexed by cluster (ascending only until
+   * training reorders them). Per channel, the channels × N matrix is flattened row by row.
+   * With preserve_sparsity, the pinned 0 is not included.
+   */
   centroids(target: ClusterTarget): Float32Array {
     return Float32Array.from(this.entry(target).centroids.dataSync());
+  }
+
+  /**
+   * Returns what the layer report should add about how `target` was clustered (per
+   * channel, per tensor and why, preserve_sparsity), or null for plain per-tensor clustering.
+   */
+  clusteringNote(target: ClusterTarget): string | null {
+    return this.entry(target).grouped?.note ?? null;
+  }
+
+  /** Returns the number of shared values `target` may have: N, or channels × N per channel. */
+  centroidTableSize(target: ClusterTarget): number {
+    return this.entry(target).grouped?.tableSize ?? target.numberOfClusters;
+  }
+
+  /**
+   * Returns the squared error of the original weights of `target` against their nearest
+   * initial centroids for a grouped weight (per channel or with preserve_sparsity), or
+   * null for plain clustering, where `measureClusteringError` computes it from the centroids.
+   */
+  initialSquaredError(target: ClusterTarget): number | null {
+    return this.entry(target).grouped?.initialSquaredError ?? null;
+  }
+
+  /**
+   * Returns the final values of a grouped weight, flattened row-major: each latent weight
+   * replaced by its nearest centroid of its channel, masked weights 0. Returns null for a
+   * plain weight, which `stripClustering` assigns itself.
+   */
+  groupedFinalValues(target: ClusterTarget): Float32Array | null {
+    const { grouped, latent, centroids } = this.entry(target);
+    if (grouped === null) return null;
+    const rows = tf.tidy(() => toView(latent, grouped.view).dataSync() as Float32Array);
+    const assigned = assignRows(rows, centroids.dataSync() as Float32Array, grouped.view.channels, grouped.maskValues);
+    return tf.tidy(() => Float32Array.from(fromView(tf.tensor2d(assigned, [grouped.view.channels, grouped.view.membersPerChannel]), grouped.view).dataSync()));
   }
 
   /** Returns the current latent weights of `target`, flattened in row-major order. */
@@ -209,6 +281,9 @@ function startEntry(target: ClusterTarget, variable: tf.LayerVariable, trainable
       { layer: target.layer.name },
     );
   }
+  const isGrouped = options.preserveSparsity === true || options.clusterPerChannel === true || options.gradientAggregation === 'avg';
+  if (isGrouped) return startGroupedEntry(target, variable, original, values, trainable, options);
+
   const initial = initialiseCentroids(values, target.numberOfClusters, options.method, options.seed);
 
   const latent = tf.variable(original, trainable);
@@ -216,7 +291,66 @@ function startEntry(target: ClusterTarget, variable: tf.LayerVariable, trainable
   const centroids = tf.variable(initialTensor, trainable) as tf.Variable<tf.Rank.R1>;
   initialTensor.dispose();
   const restoreRead = patchRead(variable, () => clusteredWeight(latent, centroids));
-  return { target, variable, original, latent, centroids, trainable, restoreRead };
+  return { target, variable, original, latent, centroids, grouped: null, trainable, restoreRead };
+}
+
+/** Starts a weight clustered per channel, with preserve_sparsity or with averaged gradients. */
+function startGroupedEntry(
+  target: ClusterTarget,
+  variable: tf.LayerVariable,
+  original: tf.Variable,
+  values: Float32Array,
+  trainable: boolean,
+  options: ClusteringOptions,
+): ClusteredEntry {
+  const preserveSparsity = options.preserveSparsity === true;
+  const { numberOfClusters } = target;
+  if (preserveSparsity && numberOfClusters < 2) {
+    throw new CentroidError('PARAMS_INVALID', `preserve_sparsity needs number_of_clusters of at least 2, got ${numberOfClusters}`, {
+      field: 'number_of_clusters',
+    });
+  }
+
+  const notes: string[] = [];
+  let channelAxis: number | null = null;
+  if (options.clusterPerChannel === true) {
+    const decision = outputChannelAxis(target.layer, target.weightIndex);
+    channelAxis = decision.axis;
+    notes.push(decision.reason ?? `clustered per output channel (axis ${decision.axis}), ${numberOfClusters} centroids each`);
+  }
+  const view = describeView(original.shape, channelAxis);
+  const rows = tf.tidy(() => Float32Array.from(toView(original, view).dataSync() as Float32Array));
+
+  let maskValues: Float32Array | null = null;
+  if (preserveSparsity) {
+    maskValues = rows.map((value) => (value === 0 ? 0 : 1));
+    const zeros = maskValues.reduce((count, kept) => count + (kept === 0 ? 1 : 0), 0);
+    notes.push(`preserve_sparsity: one centroid pinned at 0 holds the ${zeros} zero weights, ${numberOfClusters - 1} centroids the others`);
+  }
+
+  // With preserve_sparsity the pinned 0 is implicit: masked weights are 0 whatever their index.
+  const trainedCount = preserveSparsity ? numberOfClusters - 1 : numberOfClusters;
+  const initial = initialiseRows(rows, view.channels, trainedCount, preserveSparsity, options.method, options.seed);
+  const initialValues = assignRows(rows, initial, view.channels, maskValues);
+
+  const latent = tf.variable(original, trainable);
+  const initialTensor = tf.tensor2d(initial, [view.channels, trainedCount]);
+  const centroids = tf.variable(initialTensor, trainable);
+  initialTensor.dispose();
+  const mask = maskValues === null ? tf.ones([view.channels, view.membersPerChannel]) : tf.tensor2d(maskValues, [view.channels, view.membersPerChannel]);
+  const grouped: GroupedState = {
+    view,
+    mask: mask as tf.Tensor2D,
+    maskValues,
+    tableSize: view.channels * numberOfClusters,
+    initialSquaredError: sumOfSquaredDifferences(initialValues, rows),
+    note: notes.length === 0 ? null : notes.join('; '),
+  };
+  const aggregation = options.gradientAggregation ?? 'sum';
+  const restoreRead = patchRead(variable, () =>
+    tf.tidy(() => fromView(groupedClusteredWeight(toView(latent, view), centroids as tf.Tensor2D, grouped.mask, aggregation), view)),
+  );
+  return { target, variable, original, latent, centroids, grouped, trainable, restoreRead };
 }
 
 /** Replaces `variable.read` on the instance and returns the function that undoes it. */
@@ -241,4 +375,5 @@ function endEntry(entry: ClusteredEntry, finalValues: Float32Array | null): void
   }
   entry.latent.dispose();
   entry.centroids.dispose();
+  entry.grouped?.mask.dispose();
 }

@@ -10,13 +10,19 @@ import type { ClusterTarget, ClusteringSession } from './clustering-session.js';
  * centroid values into the original variables and ends the session.
  *
  * Returns each target's final values, flattened in row-major order like the variable.
- * Each contains at most `numberOfClusters` distinct values. Weights the session did not
+ * Each contains at most `numberOfClusters` distinct values, or that many per output
+ * channel when clustered per channel. Weights the session did not
  * cluster keep the values they have now.
  */
 export function stripClustering(session: ClusteringSession): Map<ClusterTarget, Float32Array> {
   const finalValues = new Map<ClusterTarget, Float32Array>();
 
   for (const target of session.targets) {
+    const groupedValues = session.groupedFinalValues(target);
+    if (groupedValues !== null) {
+      finalValues.set(target, groupedValues);
+      continue;
+    }
     const centroids = session.centroids(target).sort();
     const assignment = assignClusters(session.latentWeights(target), centroids);
 
