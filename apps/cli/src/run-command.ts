@@ -18,6 +18,10 @@ Options:
   --number-of-clusters N          shared values per clustered tensor, 2 to 65536
   --cluster-centroids-init NAME   linear | random | density_based | kmeans_plus_plus (default)
                                   | kmeans | kmeans_1d_optimal
+  --preserve-sparsity             pin one centroid at 0 and keep zero weights at 0
+  --cluster-per-channel           N centroids per output channel of convolution kernels
+  --gradient-aggregation NAME     sum (default) | avg: how a centroid's gradient
+                                  combines its members' gradients
   --epochs N                      fine-tuning epochs (default 1; 0 skips fine-tuning)
   --batch-size N                  samples per step (default 32)
   --learning-rate X               Adam learning rate (default 1e-5)
@@ -41,6 +45,9 @@ export async function runCommand(argv: string[]): Promise<number> {
       data: { type: 'string' },
       'number-of-clusters': { type: 'string' },
       'cluster-centroids-init': { type: 'string' },
+      'preserve-sparsity': { type: 'boolean' },
+      'cluster-per-channel': { type: 'boolean' },
+      'gradient-aggregation': { type: 'string' },
       epochs: { type: 'string' },
       'batch-size': { type: 'string' },
       'learning-rate': { type: 'string' },
@@ -81,6 +88,9 @@ export async function runCommand(argv: string[]): Promise<number> {
   };
   setIf(base, 'number_of_clusters', toNumber(values['number-of-clusters'], '--number-of-clusters'));
   setIf(base, 'cluster_centroids_init', values['cluster-centroids-init']);
+  setIf(base, 'preserve_sparsity', values['preserve-sparsity']);
+  setIf(base, 'cluster_per_channel', values['cluster-per-channel']);
+  setIf(base, 'gradient_aggregation', values['gradient-aggregation']);
   setIf(fineTune, 'epochs', toNumber(values.epochs, '--epochs'));
   setIf(fineTune, 'batch_size', toNumber(values['batch-size'], '--batch-size'));
   setIf(fineTune, 'learning_rate', toNumber(values['learning-rate'], '--learning-rate'));

@@ -121,10 +121,22 @@ export async function runPipeline(input: PipelineInput, hooks: PipelineHooks = {
     session = ClusteringSession.start(model, targets, {
       method: params.cluster_centroids_init,
       seed: params.fine_tune.seed,
+      preserveSparsity: params.preserve_sparsity,
+      clusterPerChannel: params.cluster_per_channel,
+      gradientAggregation: params.gradient_aggregation,
     });
     // Fine-tuning moves the centroids, so keep the initial ones for the report's sse_initial.
     const initialCentroids = new Map<ClusterTarget, Float32Array>();
-    for (const target of targets) initialCentroids.set(target, session.centroids(target));
+    // Per channel or with preserve_sparsity, the session computes sse_initial, the table
+    // size and a note for the report, because a flat list of centroids cannot describe them.
+    const grouped = new Map<ClusterTarget, { sseInitial: number; tableSize: number; note: string | null }>();
+    for (const target of targets) {
+      initialCentroids.set(target, session.centroids(target));
+      const sseInitial = session.initialSquaredError(target);
+      if (sseInitial !== null) {
+        grouped.set(target, { sseInitial, tableSize: session.centroidTableSize(target), note: session.clusteringNote(target) });
+      }
+    }
     for (const weight of selection) {
       if (weight.clusterable) continue;
       // Biases and normalization statistics are left alone by design; other skips deserve attention.
@@ -153,21 +165,28 @@ export async function runPipeline(input: PipelineInput, hooks: PipelineHooks = {
       const after = target === undefined ? undefined : clusteredValues.get(target);
       if (after !== undefined) replacements.set(binding.entry.datasetPath, after);
       const before = originalValues.get(binding.entry.datasetPath) ?? binding.entry.values;
+      const groupedReport = target === undefined || after === undefined ? undefined : grouped.get(target);
+      const reason = weight?.reason ?? 'not a weight TF.js assigns to a layer';
+      const measured = measureClusteringError({
+        original: before,
+        shipped: after ?? null,
+        initialCentroids: target === undefined || after === undefined ? null : (initialCentroids.get(target) ?? null),
+        // The ideal size counts the whole centroid table, channels × N when clustered per channel.
+        // NOTE: entropy_bits is over the tensor's distinct values, not per channel, so per
+        // channel it can overstate what an index coder needs.
+        numberOfClusters: after === undefined ? null : (groupedReport?.tableSize ?? params.number_of_clusters),
+      });
+      if (groupedReport !== undefined) measured.sse_initial = groupedReport.sseInitial;
       layers.push({
         layer: binding.entry.layer,
         weight: binding.entry.name,
         shape: binding.entry.shape,
         clustered: after !== undefined,
-        reason: weight?.reason ?? 'not a weight TF.js assigns to a layer',
+        reason: groupedReport?.note == null ? reason : `${reason}; ${groupedReport.note}`,
         number_of_clusters: after === undefined ? null : params.number_of_clusters,
         distinct_before: countDistinct(before),
         distinct_after: countDistinct(after ?? before),
-        ...measureClusteringError({
-          original: before,
-          shipped: after ?? null,
-          initialCentroids: target === undefined || after === undefined ? null : (initialCentroids.get(target) ?? null),
-          numberOfClusters: after === undefined ? null : params.number_of_clusters,
-        }),
+        ...measured,
       });
     }
 
