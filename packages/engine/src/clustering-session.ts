@@ -316,7 +316,7 @@ function startGroupedEntry(
   if (options.clusterPerChannel === true) {
     const decision = outputChannelAxis(target.layer, target.weightIndex);
     channelAxis = decision.axis;
-    notes.push(decision.reason ?? `clustered per output channel (axis ${decision.axis}), ${numberOfClusters} centroids each`);
+    notes.push(decision.reason ?? `clustered per output channel (axis ${decision.axis}), ${numberOfClusters} centroids per channel`);
   }
   const view = describeView(original.shape, channelAxis);
   const rows = tf.tidy(() => Float32Array.from(toView(original, view).dataSync() as Float32Array));
@@ -325,7 +325,7 @@ function startGroupedEntry(
   if (preserveSparsity) {
     maskValues = rows.map((value) => (value === 0 ? 0 : 1));
     const zeros = maskValues.reduce((count, kept) => count + (kept === 0 ? 1 : 0), 0);
-    notes.push(`preserve_sparsity: one centroid pinned at 0 holds the ${zeros} zero weights, ${numberOfClusters - 1} centroids the others`);
+    notes.push(`preserve_sparsity: ${zeros} zero weights kept at a centroid pinned at 0, ${numberOfClusters - 1} centroids for the nonzero weights`);
   }
 
   // With preserve_sparsity the pinned 0 is implicit: masked weights are 0 whatever their index.
