@@ -55,7 +55,10 @@ export const LayerReportSchema = z.object({
   sse_final: z.number().optional(),
   /** Shannon entropy of the final assignment, in bits per weight; null when not clustered. */
   entropy_bits: z.number().nullable().optional(),
-  /** Ideal size in bytes, rounded up: n·entropy_bits/8 + 4·number_of_clusters when clustered, 4·n otherwise. */
+  /**
+   * Ideal size in bytes, rounded up: n·entropy_bits/8 plus 4 bytes per centroid (number_of_clusters, or
+   * channels × number_of_clusters per channel) when clustered, 4·n otherwise.
+   */
   ideal_bytes: z.number().int().optional(),
 });
 export type LayerReport = z.infer<typeof LayerReportSchema>;
