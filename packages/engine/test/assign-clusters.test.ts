@@ -3,6 +3,7 @@ import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { assignClusters, assignClustersOp } from '../src/assign-clusters.js';
 import { createRandom } from '../src/random.js';
+import { useTestBackend } from './fixtures.js';
 
 /**
  * Returns argmin_j |v − c_j| per value by comparing every centroid. A tie goes to the
@@ -70,7 +71,7 @@ describe('assignment by binary search', () => {
 
 describe('assignment as a tensor op', () => {
   before(async () => {
-    await tf.setBackend('cpu');
+    await useTestBackend();
   });
 
   it('equals brute force with unsorted and repeated centroids', () => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { clusteredWeight } from '../src/clustered-weight.js';
+import { useTestBackend } from './fixtures.js';
 
 interface Gradients {
   value: number[];
@@ -38,7 +39,7 @@ function gradientsFor(latentValues: number[], centroidValues: number[], upstream
 
 describe('clustered weight op', () => {
   before(async () => {
-    await tf.setBackend('cpu');
+    await useTestBackend();
   });
 
   // Latent 0.1 and 0.2 are nearest 0, 0.9 and 1.4 nearest 1, and 2.1 nearest 2.

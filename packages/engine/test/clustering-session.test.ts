@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { CentroidError } from '@centroid/contracts';
 import { assignClusters } from '../src/assign-clusters.js';
 import { ClusteringSession, type ClusterTarget } from '../src/clustering-session.js';
-import { denseClassifier, weightValues } from './fixtures.js';
+import { denseClassifier, weightValues, useTestBackend } from './fixtures.js';
 
 function kernelTargets(model: tf.LayersModel, numberOfClusters: number): ClusterTarget[] {
   return model.layers.map((layer) => ({ layer, weightIndex: 0, numberOfClusters }));
@@ -16,7 +16,7 @@ function hasOwnRead(variable: tf.LayerVariable): boolean {
 
 describe('clustering session', () => {
   before(async () => {
-    await tf.setBackend('cpu');
+    await useTestBackend();
   });
 
   it('starts with centroids from the chosen initialisation', () => {

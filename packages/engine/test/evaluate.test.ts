@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { CentroidError } from '@centroid/contracts';
 import { evaluate } from '../src/evaluate.js';
 import { resolveLoss, type LossSpec } from '../src/losses.js';
-import { CATEGORICAL } from './fixtures.js';
+import { CATEGORICAL, useTestBackend } from './fixtures.js';
 
 /** Returns a model whose output is softmax(x): Dense with an identity kernel and zero bias. */
 function softmaxOfInput(kernelRegularizer?: ReturnType<typeof tf.regularizers.l2>): tf.Sequential {
@@ -41,7 +41,7 @@ function oneHot(labels: number[], classes: number): tf.Tensor2D {
 
 describe('evaluation', () => {
   before(async () => {
-    await tf.setBackend('cpu');
+    await useTestBackend();
   });
 
   it('matches hand-computed crossentropy and accuracy', async () => {

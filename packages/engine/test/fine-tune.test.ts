@@ -9,7 +9,7 @@ import { resolveLoss, type LossSpec } from '../src/losses.js';
 import { countDistinct } from '../src/report.js';
 import { clusterTargets, selectWeights } from '../src/select-weights.js';
 import { stripClustering } from '../src/strip-clustering.js';
-import { CATEGORICAL, classificationData, convClassifier, denseClassifier, weightValues } from './fixtures.js';
+import { CATEGORICAL, classificationData, convClassifier, denseClassifier, weightValues, useTestBackend } from './fixtures.js';
 
 function kernelTargets(model: tf.LayersModel, numberOfClusters: number): ClusterTarget[] {
   return model.layers.filter((layer) => layer.weights.length > 0).map((layer) => ({ layer, weightIndex: 0, numberOfClusters }));
@@ -19,7 +19,7 @@ const OPTIONS: FineTuneOptions = { epochs: 1, batchSize: 16, learningRate: 0.01,
 
 describe('clustered fine-tuning', () => {
   before(async () => {
-    await tf.setBackend('cpu');
+    await useTestBackend();
   });
 
   it('reduces the loss of the clustered model', async () => {
@@ -189,7 +189,7 @@ describe('clustered fine-tuning', () => {
 
 describe('strip after fine-tuning', () => {
   before(async () => {
-    await tf.setBackend('cpu');
+    await useTestBackend();
   });
 
   for (const [name, build, inputShape, classes] of [

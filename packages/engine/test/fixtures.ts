@@ -72,3 +72,13 @@ export function classificationData(count: number, inputShape: number[], classes:
 export function weightValues(model: tf.LayersModel): Float32Array[] {
   return model.weights.map((variable) => Float32Array.from(variable.read().dataSync() as Float32Array));
 }
+
+/**
+ * Activates the backend the tests run on: `cpu`, or the native `tensorflow` backend when
+ * CENTROID_BACKEND names it (pnpm test:native).
+ */
+export async function useTestBackend(): Promise<void> {
+  const native = process.env.CENTROID_BACKEND === 'tensorflow' || process.env.CENTROID_BACKEND === 'tensorflow-gpu';
+  const name = native ? 'tensorflow' : 'cpu';
+  if (!(await tf.setBackend(name))) throw new Error(`the ${name} backend failed to initialise`);
+}

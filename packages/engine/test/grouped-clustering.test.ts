@@ -7,7 +7,7 @@ import { fineTune, type FineTuneOptions } from '../src/fine-tune.js';
 import { groupedClusteredWeight } from '../src/grouped-clustered-weight.js';
 import { outputChannelAxis } from '../src/grouped-layout.js';
 import { stripClustering } from '../src/strip-clustering.js';
-import { CATEGORICAL, classificationData, convClassifier, denseClassifier } from './fixtures.js';
+import { CATEGORICAL, classificationData, convClassifier, denseClassifier, useTestBackend } from './fixtures.js';
 
 const OPTIONS: FineTuneOptions = { epochs: 2, batchSize: 8, learningRate: 0.01, seed: 5, loss: CATEGORICAL };
 
@@ -53,7 +53,7 @@ function kernelOf(layer: tf.layers.Layer): Float32Array {
 
 describe('gradient aggregation', () => {
   before(async () => {
-    await tf.setBackend('cpu');
+    await useTestBackend();
   });
 
   // 0.1 and 0.2 are nearest 0, 0.9 and 1.4 nearest 1, 2.1 nearest 2.
@@ -119,7 +119,7 @@ describe('gradient aggregation', () => {
 
 describe('preserve_sparsity', () => {
   before(async () => {
-    await tf.setBackend('cpu');
+    await useTestBackend();
   });
 
   it('keeps the zeros of a sparse Dense kernel', async () => {
@@ -172,7 +172,7 @@ describe('preserve_sparsity', () => {
 
 describe('cluster_per_channel', () => {
   before(async () => {
-    await tf.setBackend('cpu');
+    await useTestBackend();
   });
 
   it('limits each Conv2D channel to N values', async () => {

@@ -3,6 +3,7 @@ import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { CentroidError } from '@centroid/contracts';
 import { prepareLabels } from '../src/labels.js';
+import { useTestBackend } from './fixtures.js';
 
 function prepared(y: tf.Tensor, form: 'one_hot' | 'index' | 'same_as_output', outputShape: (number | null)[]): { shape: number[]; values: number[] } {
   const result = prepareLabels(y, form, outputShape);
@@ -13,7 +14,7 @@ function prepared(y: tf.Tensor, form: 'one_hot' | 'index' | 'same_as_output', ou
 
 describe('label preparation', () => {
   before(async () => {
-    await tf.setBackend('cpu');
+    await useTestBackend();
   });
 
   it('turns class indices into one-hot rows', () => {

@@ -3,6 +3,7 @@ import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { CentroidError } from '@centroid/contracts';
 import { computeLoss, resolveLoss, type LossSpec } from '../src/losses.js';
+import { useTestBackend } from './fixtures.js';
 
 function isLossUnsupported(pattern: RegExp): (error: unknown) => boolean {
   return (error: unknown) => error instanceof CentroidError && error.code === 'LOSS_UNSUPPORTED' && pattern.test(error.message);
@@ -116,7 +117,7 @@ describe('accuracy resolution', () => {
 
 describe('loss computation', () => {
   before(async () => {
-    await tf.setBackend('cpu');
+    await useTestBackend();
   });
 
   const spec = (name: string, options: Partial<LossSpec> = {}): LossSpec => ({ ...(resolveLoss({ loss: name }) as LossSpec), ...options });

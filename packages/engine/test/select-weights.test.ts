@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { clusterTargets, selectWeights, type WeightSelection } from '../src/select-weights.js';
+import { useTestBackend } from './fixtures.js';
 
 /** A layer class the clustering rules do not know, with one weight. */
 class ScaleLayer extends tf.layers.Layer {
@@ -24,7 +25,7 @@ function decision(selections: WeightSelection[], weightName: string): WeightSele
 
 describe('weight selection', () => {
   before(async () => {
-    await tf.setBackend('cpu');
+    await useTestBackend();
   });
 
   it('clusters kernels of Dense and convolutions, never biases', () => {
