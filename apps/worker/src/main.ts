@@ -12,8 +12,8 @@ async function main(): Promise<void> {
   if (config.webhookSecret === undefined) log.warn('CENTROID_WEBHOOK_SECRET is not set, so jobs with a webhook URL record that none was sent');
   if (config.allowPrivateWebhooks === true) log.warn('CENTROID_WEBHOOK_ALLOW_PRIVATE=1: webhooks may reach loopback and private addresses');
 
-  // Each job's child process selects its backend the same way; selecting it here too logs the
-  // choice at start and stops a worker whose forced CENTROID_BACKEND cannot load.
+  // Each job's child process selects its backend the same way. Selecting it here as well logs the
+  // choice at start, and a forced CENTROID_BACKEND that cannot load stops the worker at once.
   const backend = await selectBackend();
   for (const skipped of backend.skipped) log.info({ backend: skipped.name, reason: skipped.reason }, 'backend skipped');
   log.info({ backend: backend.name, version: backend.version }, 'backend selected');

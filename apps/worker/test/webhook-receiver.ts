@@ -1,4 +1,4 @@
-// A local webhook receiver for end-to-end tests: records every POST and answers 204.
+// A local webhook receiver for end-to-end tests: records every POST and responds 204.
 import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';

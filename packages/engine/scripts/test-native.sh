@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs the engine's tests again on the native TensorFlow backend, when `pnpm setup:native` has
-# built it; otherwise says why nothing ran. Backend selection and the pure-JavaScript kernel
-# tests are left out: they are about the cpu backend itself.
+# Runs the engine's tests again on the native TensorFlow backend when `pnpm setup:native` has built it,
+# and prints why nothing ran otherwise. Backend selection and the pure-JavaScript kernel tests are
+# left out because they are about the cpu backend itself.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 

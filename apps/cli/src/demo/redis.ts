@@ -1,5 +1,5 @@
-// Finds a Redis for the demo: uses the one at REDIS_URL when it responds, otherwise starts a
-// local redis-server without persistence, otherwise says exactly how to get one.
+// Finds a Redis for the demo: uses the one at REDIS_URL when it responds, otherwise starts a local
+// redis-server without persistence, otherwise prints exactly how to get one.
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
