@@ -14,7 +14,6 @@
 //   int32 assignment included, not its peak.
 // RSS does not grow while an allocation reuses memory the process freed earlier, so
 // small buffers can leave it unchanged.
-import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,6 +24,7 @@ import { assignClusters } from '../packages/engine/src/assign-clusters.js';
 import { initialiseCentroids } from '../packages/engine/src/initialise-centroids.js';
 import { createRandom } from '../packages/engine/src/random.js';
 import { sumOfSquaredErrors } from '../packages/engine/src/squared-error.js';
+import { runChild } from './lib/run-child.js';
 
 const METHODS: readonly CentroidInitialisation[] = ['linear', 'random', 'density_based', 'kmeans_plus_plus', 'kmeans', 'kmeans_1d_optimal'];
 const CLUSTER_COUNTS = [8, 16, 256] as const;
@@ -105,7 +105,7 @@ async function runAll(quick: boolean): Promise<void> {
           continue;
         }
 
-        const result = await runChild(spec);
+        const result = await runCaseInChild(spec);
         results.push(result);
         if (result.measurement !== null) {
           console.log(`${describeCase(spec)}: ${formatSeconds(result.measurement.total_ms)}, peak RSS ${formatMegabytes(result.measurement.peak_rss_bytes)}`);
@@ -174,39 +174,21 @@ function optimalEvaluations(spec: CaseSpec): number {
   return 2 * spec.clusters * spec.size * Math.log2(spec.size);
 }
 
-function runChild(spec: CaseSpec): Promise<CaseResult> {
+async function runCaseInChild(spec: CaseSpec): Promise<CaseResult> {
   const script = fileURLToPath(import.meta.url);
   const argument = `${spec.size},${spec.method},${spec.clusters}`;
-  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', script, '--case', argument], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const outcome = await runChild(process.execPath, ['--expose-gc', '--import', 'tsx', script, '--case', argument], {
+    timeoutMs: CASE_TIMEOUT_SECONDS * 1000,
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
 
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    child.kill('SIGKILL');
-  }, CASE_TIMEOUT_SECONDS * 1000);
-
-  return new Promise((resolve) => {
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      if (timedOut) {
-        resolve({ ...spec, status: 'failed', reason: `timed out after ${CASE_TIMEOUT_SECONDS} s and was killed`, measurement: null });
-        return;
-      }
-      const lastLine = stdout.trim().split('\n').at(-1) ?? '';
-      if (code !== 0 || lastLine === '') {
-        const detail = stderr.trim().split('\n').slice(-3).join(' | ');
-        resolve({ ...spec, status: 'failed', reason: `child exited with code ${code} (signal ${signal}): ${detail}`, measurement: null });
-        return;
-      }
-      resolve({ ...spec, status: 'measured', reason: null, measurement: JSON.parse(lastLine) as CaseMeasurement });
-    });
-  });
+  if (outcome.timedOut) {
+    return { ...spec, status: 'failed', reason: `timed out after ${CASE_TIMEOUT_SECONDS} s and was killed`, measurement: null };
+  }
+  if (outcome.code !== 0 || outcome.lastLine === '') {
+    const detail = outcome.stderr.trim().split('\n').slice(-3).join(' | ');
+    return { ...spec, status: 'failed', reason: `child exited with code ${outcome.code} (signal ${outcome.signal}): ${detail}`, measurement: null };
+  }
+  return { ...spec, status: 'measured', reason: null, measurement: JSON.parse(outcome.lastLine) as CaseMeasurement };
 }
 
 function parseCase(argument: string): CaseSpec {

@@ -7,7 +7,6 @@
 // load average is recorded before each, because the machine may be shared. A short
 // profile of Centroid's training step follows. Writes bench/results/vs-reference.json
 // and vs-reference.md.
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { JobParamsSchema, type Metrics } from '../packages/contracts/src/index.js';
 import { ensureMnistNpz } from '../packages/examples/src/index.js';
 import { runPipeline } from '../packages/pipeline/src/index.js';
+import { runChild } from './lib/run-child.js';
 import { profileSteps, type StepProfile } from './reference/profile-steps.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -122,26 +122,15 @@ async function runReference(datasetPath: string, outDirectory: string): Promise<
     ['--learning-rate', String(LEARNING_RATE)],
     ['--input-scale', String(INPUT_SCALE)],
   ].flat();
-  const child = spawn(PYTHON, argumentsList, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TF_USE_LEGACY_KERAS: '1' } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    child.kill('SIGKILL');
-  }, REFERENCE_TIMEOUT_SECONDS * 1000);
-  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => {
-    child.on('close', (exitCode, exitSignal) => resolve([exitCode, exitSignal]));
+  const outcome = await runChild(PYTHON, argumentsList, {
+    timeoutMs: REFERENCE_TIMEOUT_SECONDS * 1000,
+    env: { ...process.env, TF_USE_LEGACY_KERAS: '1' },
   });
-  clearTimeout(timer);
 
-  const lastLine = stdout.trim().split('\n').at(-1) ?? '';
-  if (timedOut) throw new Error(`the TFMOT reference timed out after ${REFERENCE_TIMEOUT_SECONDS} s and was killed`);
+  const { code, signal, lastLine } = outcome;
+  if (outcome.timedOut) throw new Error(`the TFMOT reference timed out after ${REFERENCE_TIMEOUT_SECONDS} s and was killed`);
   if (code !== 0 || !lastLine.startsWith('{')) {
-    const detail = stderr.trim().split('\n').slice(-5).join('\n');
+    const detail = outcome.stderr.trim().split('\n').slice(-5).join('\n');
     throw new Error(`the TFMOT reference failed with exit code ${code} (signal ${signal}):\n${detail}`);
   }
   return { load_average_before: loadAverage, wall_ms: Math.round(performance.now() - started), report: JSON.parse(lastLine) as ReferenceReport };
