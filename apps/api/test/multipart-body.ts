@@ -33,17 +33,17 @@ export function buildMultipart(parts: PartSpec[]): { payload: Buffer; headers: R
   return { payload: Buffer.concat(chunks), headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } };
 }
 
-/** A real Keras 2 model (a small Dense network, 28 KB) that passes the upload check. */
+/** Returns a real Keras 2 model (a small Dense network, 28 KB) that passes the upload check. */
 export function kerasModel(): Buffer {
   return readFileSync(fixturePath('dense-mlp.h5'));
 }
 
-/** A real NPZ dataset (26 KB) that fits the tiny CNN fixture. */
+/** Returns a real NPZ dataset (26 KB) that fits the tiny CNN fixture. */
 export function datasetFixture(): Buffer {
   return readFileSync(fixturePath('tiny-cnn.npz'));
 }
 
-/** An NPZ with float32 arrays of the given sample counts, each sample 8 values. */
+/** Builds an NPZ of zero float32 arrays with the given sample counts, 8 values per sample. */
 export function smallNpz(samples: Record<string, number>): Buffer {
   const arrays = Object.fromEntries(
     Object.entries(samples).map(([name, count]) => [name, { dtype: '<f4' as const, shape: [count, 8], data: new Float32Array(count * 8) }]),

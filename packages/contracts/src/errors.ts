@@ -31,7 +31,7 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
-/** Where an error points: the parameter, layer or file at fault. */
+/** Location of an error: the parameter, layer or file at fault. */
 export interface ErrorLocation {
   /** Dotted path of the job parameter or form field at fault, such as `fine_tune.batch_size`. */
   field?: string;

@@ -80,7 +80,7 @@ export type Warning = z.infer<typeof WarningSchema>;
 
 export const FineTuningReportSchema = z.object({
   performed: z.boolean(),
-  /** Why fine-tuning was skipped; null when it ran. */
+  /** Reason fine-tuning was skipped, or null when it ran. */
   skipped_reason: z.string().nullable(),
   epochs: z.number().int(),
   train_samples: z.number().int(),

@@ -1,6 +1,6 @@
 // The clustered weight for per-channel clustering, preserve_sparsity and the AVG gradient
 // aggregation. The weight is viewed as a channels × m matrix whose row c contains the m
-// weights of channel c (one row when clustering per tensor), and the centroids are a
+// weights of channel c, with one row when clustering per tensor. The centroids form a
 // channels × K matrix, so each row is assigned to its own centroids.
 import * as tf from '@tensorflow/tfjs';
 import type { GradientAggregation } from '@centroid/contracts';

@@ -1,7 +1,7 @@
-// Centroid initialisation for one weight tensor, following the four methods of the
+// Centroid initialisation for one weight tensor. It follows the four methods of the
 // TensorFlow Model Optimization Toolkit (TFMOT, `clustering_centroids.py`), except that
-// DENSITY_BASED uses exact quantiles where TFMOT interpolates a 30-point CDF grid, and
-// two methods TFMOT lacks: k-means run to convergence and the exact 1-D k-means.
+// DENSITY_BASED uses exact quantiles where TFMOT evaluates a 30-point CDF grid. Two more
+// methods are not in TFMOT: k-means run to convergence and the exact 1-D k-means.
 import type { CentroidInitialisation } from '@centroid/contracts';
 import { optimalKmeans1dCentroids } from './kmeans-1d-optimal.js';
 import { kmeansCentroids } from './kmeans-lloyd.js';

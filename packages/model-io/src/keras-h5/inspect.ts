@@ -21,7 +21,7 @@ export interface ModelFileSummary {
   parameterCount: number;
 }
 
-/** What the inspecting child process returns: the summary, and the model config for the TF.js check. */
+/** Result of the inspecting child process: the summary, and the model config for the TF.js check. */
 export interface InspectedModelFile {
   summary: ModelFileSummary;
   modelConfig: KerasModelConfig;

@@ -1,4 +1,4 @@
-// Builds a TF.js LayersModel from a Keras HDF5 model file and loads its weights, keeping
+// Builds a TF.js LayersModel from a Keras HDF5 model file and loads its weights. It keeps
 // a binding from every file weight to the TF.js variable that stores it, so that the
 // clustered values can be written back to the right datasets.
 import * as tf from '@tensorflow/tfjs';
