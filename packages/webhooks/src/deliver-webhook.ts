@@ -64,9 +64,12 @@ export async function deliverWebhook(url: string, payload: WebhookPayload, optio
     if (result.outcome !== null) return finish(result.outcome);
     if (number === maxAttempts) break;
 
+    // Retry-After can lengthen the wait but never shorten it below the backoff: a receiver
+    // that answers `Retry-After: 0` to every attempt would otherwise use them all in seconds.
     const retryAfter = parseRetryAfter(result.retryAfter);
     const maxDelayMs = options.backoff?.maxDelayMs ?? DEFAULT_BACKOFF.maxDelayMs;
-    const delay = retryAfter === null ? backoffDelay(number, options.backoff, options.random) : Math.min(retryAfter, maxDelayMs);
+    const backoff = backoffDelay(number, options.backoff, options.random);
+    const delay = retryAfter === null ? backoff : Math.min(Math.max(retryAfter, backoff), maxDelayMs);
 
     try {
       await sleep(delay, undefined, options.signal === undefined ? {} : { signal: options.signal });

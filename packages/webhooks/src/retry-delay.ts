@@ -1,5 +1,5 @@
 // Delays between webhook attempts: exponential backoff with jitter, unless the receiver
-// asked for a specific delay with Retry-After.
+// asked for a longer delay with Retry-After.
 
 export interface BackoffOptions {
   /** Base delay before the second attempt, in milliseconds. @defaultValue 5000 */
