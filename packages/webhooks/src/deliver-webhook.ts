@@ -64,8 +64,8 @@ export async function deliverWebhook(url: string, payload: WebhookPayload, optio
     if (result.outcome !== null) return finish(result.outcome);
     if (number === maxAttempts) break;
 
-    // Retry-After can lengthen the wait but never shorten it below the backoff: a receiver
-    // that answers `Retry-After: 0` to every attempt would otherwise use them all in seconds.
+    // Retry-After can lengthen the wait but not shorten it below the backoff. Otherwise a
+    // receiver that returns `Retry-After: 0` on every attempt would use them all in seconds.
     const retryAfter = parseRetryAfter(result.retryAfter);
     const maxDelayMs = options.backoff?.maxDelayMs ?? DEFAULT_BACKOFF.maxDelayMs;
     const backoff = backoffDelay(number, options.backoff, options.random);
