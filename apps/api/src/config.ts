@@ -46,7 +46,8 @@ export function readInteger(env: NodeJS.ProcessEnv, name: string, fallback: numb
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
 
-  const value = Number(raw);
+  // Only plain decimal digits: Number() would also take '0x10', '1e3' and ' 8 '.
+  const value = /^-?\d+$/.test(raw) ? Number(raw) : Number.NaN;
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new Error(`Invalid ${name}='${raw}': expected an integer from ${min} to ${max}.`);
   }

@@ -55,8 +55,10 @@ export async function requireOutputPath(file: string, option: string): Promise<s
 /** Parses a numeric option; undefined stays undefined so defaults apply. */
 export function toNumber(value: string | undefined, option: string): number | undefined {
   if (value === undefined) return undefined;
-  const number = Number(value);
-  if (value.trim() === '' || !Number.isFinite(number)) {
+  // A decimal number such as 8, 0.5 or 1e-5. Number() alone would also take '0x10' and ' 8 '.
+  const isDecimal = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(value);
+  const number = isDecimal ? Number(value) : Number.NaN;
+  if (!Number.isFinite(number)) {
     throw new CentroidError('PARAMS_INVALID', `Invalid value for ${option}: expected a number, found '${value}'.`, {
       field: option,
     });
