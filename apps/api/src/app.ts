@@ -67,6 +67,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     genReqId: generateRequestId,
     // Uploads of several gigabytes over slow links take long, so no overall request deadline.
     requestTimeout: 0,
+    // Errors raised while routing (a path segment over the length limit, a malformed URL)
+    // get the same problem+json body and request id header as every other error.
+    frameworkErrors: (error, request, reply) => {
+      void reply.header(REQUEST_ID_HEADER, request.id);
+      handleError(error, request, reply);
+    },
   });
 
   const { maxModelBytes, maxDatasetBytes, maxParamsBytes } = dependencies.limits;

@@ -18,6 +18,7 @@ const FRAMEWORK_CODES: Record<string, CentroidError['code']> = {
   FST_INVALID_MULTIPART_CONTENT_TYPE: 'UPLOAD_NOT_MULTIPART',
   FST_REQ_FILE_TOO_LARGE: 'UPLOAD_TOO_LARGE',
   FST_ERR_CTP_BODY_TOO_LARGE: 'UPLOAD_TOO_LARGE',
+  FST_ERR_MAX_PARAM_LENGTH: 'URI_TOO_LONG',
 };
 
 /** Converts any error into a CentroidError, keeping the message only for client errors. */
@@ -27,6 +28,10 @@ export function toCentroidError(error: unknown): CentroidError {
   const framework = error as Partial<FastifyError>;
   const status = framework.statusCode ?? 500;
   const mapped = framework.code === undefined ? undefined : FRAMEWORK_CODES[framework.code];
+  if (mapped === 'URI_TOO_LONG') {
+    // Fastify's message repeats the whole URL, which can be very long.
+    return new CentroidError(mapped, 'A path segment is longer than 100 characters, the limit. Job ids and artifact names are shorter: check the URL.');
+  }
   if (mapped !== undefined) return new CentroidError(mapped, framework.message ?? mapped);
   if (status >= 400 && status < 500) return new CentroidError('REQUEST_INVALID', framework.message ?? 'Invalid request.');
 

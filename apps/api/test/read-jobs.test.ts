@@ -128,6 +128,23 @@ describe('job read routes', () => {
     assert.equal(problem.detail, 'No route for GET /v2/anything.');
   });
 
+  it('returns a problem for an overlong id', async () => {
+    const response = await fixture.app.inject({ method: 'GET', url: `/v1/jobs/${'a'.repeat(1000)}` });
+    assert.equal(response.statusCode, 414);
+    assert.match(String(response.headers['content-type']), /^application\/problem\+json/);
+    assert.match(String(response.headers['x-request-id']), /^req_/);
+    const problem = response.json<Problem>();
+    assert.equal(problem.code, 'URI_TOO_LONG');
+    assert.ok(problem.detail.length < 200, `detail has ${problem.detail.length} characters`);
+  });
+
+  it('returns a problem for a malformed URL', async () => {
+    const response = await fixture.app.inject({ method: 'GET', url: '/v1/jobs/%zz' });
+    assert.equal(response.statusCode, 400);
+    assert.match(String(response.headers['content-type']), /^application\/problem\+json/);
+    assert.equal(response.json<Problem>().code, 'REQUEST_INVALID');
+  });
+
   it('keeps a plain caller request id', async () => {
     const kept = await fixture.app.inject({ method: 'GET', url: '/livez', headers: { 'x-request-id': 'trace-123' } });
     assert.equal(kept.headers['x-request-id'], 'trace-123');

@@ -20,6 +20,7 @@ export const ERROR_CODES = {
   LOSS_UNSUPPORTED: { status: 422, title: 'Unsupported loss' },
   JOB_NOT_FOUND: { status: 404, title: 'Job not found' },
   ROUTE_NOT_FOUND: { status: 404, title: 'Route not found' },
+  URI_TOO_LONG: { status: 414, title: 'URI too long' },
   ARTIFACT_NOT_FOUND: { status: 404, title: 'Artifact not found' },
   RANGE_NOT_SATISFIABLE: { status: 416, title: 'Range not satisfiable' },
   SERVICE_UNAVAILABLE: { status: 503, title: 'Service unavailable' },
