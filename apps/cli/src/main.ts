@@ -49,7 +49,8 @@ async function main(argv: string[]): Promise<number> {
       return 2;
     }
     if (error instanceof ParamsError) {
-      process.stderr.write(`error PARAMS_INVALID:\n${error.issues.map((i) => `  ${i.field}: ${i.message}`).join('\n')}\n`);
+      const lines = error.issues.map((issue) => `  ${withOptionName(issue.field, command.usage)}: ${issue.message}`);
+      process.stderr.write(`error PARAMS_INVALID:\n${lines.join('\n')}\n`);
       return 1;
     }
     if (isCentroidError(error)) {
@@ -62,6 +63,17 @@ async function main(argv: string[]): Promise<number> {
     }
     throw error;
   }
+}
+
+/**
+ * Returns a parameter path such as `fine_tune.batch_size` followed by the command-line option
+ * that sets it, `(--batch-size)`, when the command's usage lists one.
+ */
+function withOptionName(field: string, usage: string): string {
+  const lastSegment = field.split('.').pop() ?? field;
+  const option = `--${lastSegment.replaceAll('_', '-')}`;
+  const listed = new RegExp(`(^|[\\s,])${option}([\\s,]|$)`, 'm').test(usage);
+  return listed ? `${field} (${option})` : field;
 }
 
 process.exitCode = await main(process.argv.slice(2));

@@ -132,6 +132,21 @@ describe('centroid run', () => {
     assert.equal(hasStackTrace(run.stderr), false, run.stderr);
   });
 
+  it('names the option of an invalid parameter', async () => {
+    const run = await centroid(['run', fixturePath('tiny-cnn.h5'), '--number-of-clusters', '4', '--batch-size', '0']);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /error PARAMS_INVALID:\n {2}fine_tune\.batch_size \(--batch-size\): /);
+    assert.equal(hasStackTrace(run.stderr), false, run.stderr);
+  });
+
+  it('names only the field without an option', async () => {
+    const paramsFile = path.join(dir, 'bad-webhook.json');
+    await writeFile(paramsFile, JSON.stringify({ number_of_clusters: 4, webhook: { url: 'ftp://example.invalid/' } }));
+    const run = await centroid(['run', fixturePath('tiny-cnn.h5'), '--params', paramsFile]);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /\n {2}webhook\.url: /);
+  });
+
   it('prints usage for an unknown option', async () => {
     const run = await centroid(['run', fixturePath('tiny-cnn.h5'), '--clusters', '4']);
     assert.equal(run.code, 2);
