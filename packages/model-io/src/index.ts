@@ -6,6 +6,7 @@ export { toLayersModel } from './keras-h5/to-layers-model.js';
 export { inspectModelFile } from './inspect.js';
 export { readNpy } from './npy.js';
 export { readNpz, readNpzArrayNames, DEFAULT_MAX_EXPANDED_BYTES } from './npz.js';
+export { NpzWriter, packNpyFiles } from './npz-writer.js';
 export { measureFile, gzipFile } from './size.js';
 
 export type { KerasModelConfig, KerasModelFile, TrainingConfig, WeightDtype, WeightEntry } from './keras-h5/types.js';
@@ -15,4 +16,5 @@ export type { IsolationOptions } from './keras-h5/isolated.js';
 export type { ModelFileSummary } from './inspect.js';
 export type { NdArray, NdDtype, NdTypedArray } from './npy.js';
 export type { NdArrayInfo, ReadNpzOptions } from './npz.js';
+export type { NpyFileSource, NpzChunkSink } from './npz-writer.js';
 export type { FileSize } from './size.js';

@@ -9,7 +9,7 @@ import { crc32 } from 'node:zlib';
 import { CentroidError } from '@centroid/contracts';
 
 import { decodeNpyData, invalidArray, npyHeaderLength, parseNpyHeader } from './npy.js';
-import { locateEntryData, readZipDirectory, SMALL_READ_CHUNK_BYTES, streamEntry } from './zip.js';
+import { invalidArchive, locateEntryData, readZipDirectory, SMALL_READ_CHUNK_BYTES, streamEntry, unsafeEntryNameReason } from './zip.js';
 
 import type { FileHandle } from 'node:fs/promises';
 import type { NdArray, NdDtype, NpyContext, NpyHeader } from './npy.js';
@@ -64,6 +64,17 @@ async function withArchive<T>(
 function listNpyMembers(entries: ZipEntry[], filename: string): NpyMember[] {
   const members: NpyMember[] = [];
   const seen = new Set<string>();
+  // Nothing here extracts members to disk, but a member named like a path outside the
+  // archive only comes from a crafted file, so the whole archive is rejected.
+  for (const entry of entries) {
+    const reason = unsafeEntryNameReason(entry.name);
+    if (reason !== null) {
+      throw invalidArchive(
+        filename,
+        `member ${JSON.stringify(entry.name)} has an unsafe name: ${reason}. Expected names relative to the archive, such as "x_train.npy".`,
+      );
+    }
+  }
   // numpy.load exposes only `.npy` members as arrays, so other members are ignored here too.
   for (const entry of entries.filter((candidate) => candidate.name.endsWith(NPY_SUFFIX))) {
     const name = entry.name.slice(0, -NPY_SUFFIX.length);

@@ -63,6 +63,27 @@ export function invalidArchive(filename: string, problem: string): CentroidError
   return new CentroidError('DATASET_INVALID', `${filename} is not a valid NPZ (zip) archive: ${problem}`, { file: filename });
 }
 
+/**
+ * Returns why a member name is unsafe to use as a path, or null when it is safe: an
+ * absolute path, a Windows drive or UNC prefix, a `..` segment, a NUL character or an
+ * empty name. Names with `/` inside the archive, such as `data/x.npy`, are safe.
+ */
+export function unsafeEntryNameReason(name: string): string | null {
+  if (name === '') {
+    return 'the name is empty';
+  }
+  if (name.includes('\0')) {
+    return 'the name contains a NUL character';
+  }
+  if (name.startsWith('/') || name.startsWith('\\') || /^[A-Za-z]:/.test(name)) {
+    return 'the name is an absolute path';
+  }
+  if (name.split(/[/\\]/).includes('..')) {
+    return 'the name contains a ".." segment';
+  }
+  return null;
+}
+
 async function readAt(handle: FileHandle, position: number, length: number): Promise<Uint8Array> {
   const buffer = Buffer.alloc(length);
   const { bytesRead } = await handle.read(buffer, 0, length, position);
