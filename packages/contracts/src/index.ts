@@ -6,3 +6,4 @@ export * from './webhook.js';
 export * from './validation.js';
 export * from './cluster-job-data.js';
 export * from './job-page.js';
+export * from './layer-selection.js';

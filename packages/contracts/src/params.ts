@@ -55,6 +55,84 @@ export const WebhookParamsSchema = z
   })
   .strict();
 
+/** Layer classes whose weights are never clustered, whatever a rule asks. */
+export const NORMALIZATION_LAYER_CLASSES = ['BatchNormalization', 'LayerNormalization'] as const;
+
+/**
+ * The layers a rule applies to: exactly one of `name` (the exact layer name), `pattern` (a
+ * glob over layer names, where `*` matches any run of characters, `?` matches one
+ * character and every other character matches itself, over the whole name) or `class`
+ * (the Keras layer class, such as `Conv2D`). A rule also matches the layer that a
+ * TimeDistributed or Bidirectional wrapper contains, and every layer of a nested model
+ * that it matches by the nested model's name or class.
+ */
+export const LayerMatchSchema = z
+  .object({
+    name: z.string().min(1).optional(),
+    pattern: z.string().min(1).optional(),
+    class: z.string().min(1).optional(),
+  })
+  .strict()
+  .refine((match) => [match.name, match.pattern, match.class].filter((value) => value !== undefined).length === 1, {
+    message: 'expected exactly one of name, pattern or class',
+  });
+
+/** Per-layer settings that an `include` rule may carry; each overrides the job-wide field of the same name. */
+const LAYER_SETTING_FIELDS = [
+  'number_of_clusters',
+  'cluster_centroids_init',
+  'preserve_sparsity',
+  'cluster_per_channel',
+  'cluster_depthwise',
+  'cluster_biases',
+] as const;
+
+/**
+ * One entry of `layers`. For each layer, the last rule that matches it decides: `include`
+ * clusters the layer's clusterable weights with the rule's settings, `exclude` leaves the
+ * layer unclustered. A layer that no rule matches is clustered with the job-wide settings.
+ */
+export const LayerRuleSchema = z
+  .object({
+    match: LayerMatchSchema,
+    /** Whether the matched layers are clustered. @defaultValue `include` */
+    action: z.enum(['include', 'exclude']).default('include'),
+    /** Shared values per clustered tensor of the matched layers, 2 to 65,536. @defaultValue the job's `number_of_clusters` */
+    number_of_clusters: z.number().int().min(2).max(65536).optional(),
+    /** Centroid initialisation of the matched layers. @defaultValue the job's `cluster_centroids_init` */
+    cluster_centroids_init: z.preprocess(lowerCase, z.enum(CENTROID_INITIALISATIONS)).optional(),
+    /** @defaultValue the job's `preserve_sparsity` */
+    preserve_sparsity: z.boolean().optional(),
+    /** @defaultValue the job's `cluster_per_channel` */
+    cluster_per_channel: z.boolean().optional(),
+    /** @defaultValue the job's `cluster_depthwise` */
+    cluster_depthwise: z.boolean().optional(),
+    /** @defaultValue the job's `cluster_biases` */
+    cluster_biases: z.boolean().optional(),
+  })
+  .strict()
+  .superRefine((rule, context) => {
+    if (rule.action === 'exclude') {
+      for (const field of LAYER_SETTING_FIELDS) {
+        if (rule[field] !== undefined) {
+          context.addIssue({
+            code: 'custom',
+            path: [field],
+            message: `an exclude rule clusters nothing, so it takes no ${field}; remove the field or use action "include"`,
+          });
+        }
+      }
+    }
+    const className = rule.match.class;
+    if (rule.action === 'include' && className !== undefined && (NORMALIZATION_LAYER_CLASSES as readonly string[]).includes(className)) {
+      context.addIssue({
+        code: 'custom',
+        path: ['match', 'class'],
+        message: `weights of ${className} layers are never clustered, so they cannot be included`,
+      });
+    }
+  });
+
 export const JobParamsSchema = z
   .object({
     /** Shared values per clustered tensor, 2 to 65,536. */
@@ -76,6 +154,20 @@ export const JobParamsSchema = z
      * mean; upper-case spellings are accepted. @defaultValue `sum`
      */
     gradient_aggregation: z.preprocess(lowerCase, z.enum(GRADIENT_AGGREGATIONS)).default('sum'),
+    /**
+     * Also cluster the depthwise kernels of DepthwiseConv2D, SeparableConv1D and
+     * SeparableConv2D, which are left alone by default because clustering them costs
+     * accuracy. @defaultValue false
+     */
+    cluster_depthwise: z.boolean().default(false),
+    /** Also cluster the biases of layers whose kernel is clustered. @defaultValue false */
+    cluster_biases: z.boolean().default(false),
+    /**
+     * Rules that include or exclude layers and override the settings above per layer,
+     * applied in order so that the last matching rule decides. Absent, every layer is
+     * clustered with the settings above.
+     */
+    layers: z.array(LayerRuleSchema).optional(),
     fine_tune: FineTuneParamsSchema.default(FineTuneParamsSchema.parse({})),
     dataset: DatasetParamsSchema.default(DatasetParamsSchema.parse({})),
     webhook: WebhookParamsSchema.optional(),
@@ -88,3 +180,5 @@ export type JobParamsInput = z.input<typeof JobParamsSchema>;
 export type JobParams = z.output<typeof JobParamsSchema>;
 export type FineTuneParams = z.output<typeof FineTuneParamsSchema>;
 export type DatasetParams = z.output<typeof DatasetParamsSchema>;
+export type LayerRule = z.output<typeof LayerRuleSchema>;
+export type LayerMatch = z.output<typeof LayerMatchSchema>;

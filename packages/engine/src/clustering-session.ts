@@ -17,7 +17,12 @@ export interface ClusterTarget {
   weightIndex: number;
   /** Shared values for this tensor. */
   numberOfClusters: number;
+  /** Options for this tensor only; a field left out takes the session's. @defaultValue the session's options */
+  options?: TargetOptions;
 }
+
+/** The clustering options that a target may set for itself. */
+export type TargetOptions = Partial<Pick<ClusteringOptions, 'method' | 'preserveSparsity' | 'clusterPerChannel' | 'gradientAggregation'>>;
 
 export interface ClusteringOptions {
   /** Centroid initialisation. */
@@ -83,7 +88,8 @@ export class ClusteringSession {
 
   /**
    * Starts clustering `targets` of `model`: initialises each tensor's centroids from its
-   * current values and patches its `read()`. Raises LAYER_NOT_CLUSTERABLE for a target
+   * current values and patches its `read()`. A target's own `options` override `options`
+   * for that tensor. Raises LAYER_NOT_CLUSTERABLE for a target
    * that is not a float32 weight of the model, is listed twice, or contains NaN or
    * ±Infinity, and PARAMS_INVALID for a number of clusters below 1. On error the model is
    * left as it was.
@@ -96,7 +102,7 @@ export class ClusteringSession {
     try {
       for (const target of targets) {
         const variable = resolveTargetVariable(target, modelWeightIds, entries);
-        entries.push(startEntry(target, variable, trainableIds.has(variable.id), options));
+        entries.push(startEntry(target, variable, trainableIds.has(variable.id), { ...options, ...definedOptions(target.options) }));
       }
     } catch (error) {
       for (const entry of entries) endEntry(entry, null);
@@ -263,6 +269,11 @@ function resolveTargetVariable(target: ClusterTarget, modelWeightIds: Set<number
     });
   }
   return variable;
+}
+
+/** Drops the fields set to undefined, so that they do not hide the session's options when spread. */
+function definedOptions(options: TargetOptions | undefined): TargetOptions {
+  return Object.fromEntries(Object.entries(options ?? {}).filter(([, value]) => value !== undefined)) as TargetOptions;
 }
 
 function startEntry(target: ClusterTarget, variable: tf.LayerVariable, trainable: boolean, options: ClusteringOptions): ClusteredEntry {

@@ -7,7 +7,7 @@ export { throwIfCanceled } from './cancellation.js';
 export { checkDataset } from './check-dataset.js';
 export { clusteredWeight } from './clustered-weight.js';
 export { measureClusteringError, type ClusteringErrorReport, type ClusteringOutcome } from './clustering-error.js';
-export { ClusteringSession, type ClusterTarget, type ClusteringOptions } from './clustering-session.js';
+export { ClusteringSession, type ClusterTarget, type ClusteringOptions, type TargetOptions } from './clustering-session.js';
 export { evaluate, regularizationLoss, type Evaluation, type EvaluationProgress } from './evaluate.js';
 export {
   fineTune,

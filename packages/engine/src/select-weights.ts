@@ -1,8 +1,11 @@
-// Decides, per weight tensor of every layer, whether it is clustered and why. The rules
-// follow TFMOT's defaults, except that a layer TFMOT does not know is skipped with a
-// reason instead of failing the whole model.
+// Decides, per weight tensor of every layer, whether it is clustered, why, and with which
+// settings. The rules live in @centroid/contracts (`decideLayers`), shared with the API's
+// check at submit; this module describes a TF.js model to them. By default they follow
+// TFMOT, except that a layer TFMOT does not know is skipped with a reason instead of
+// failing the whole model.
 import * as tf from '@tensorflow/tfjs';
-import type { ClusterTarget } from './clustering-session.js';
+import { decideLayers, type LayerDescription, type LayerRule, type LayerSettings, type SelectionParams } from '@centroid/contracts';
+import type { ClusterTarget, TargetOptions } from './clustering-session.js';
 
 /** The decision for one weight tensor. */
 export interface WeightSelection {
@@ -13,128 +16,118 @@ export interface WeightSelection {
   weightName: string;
   shape: number[];
   clusterable: boolean;
-  /** Why, such as `kernel of Conv2D` or `bias of Dense: never clustered`. */
+  /** Why, such as `kernel of Conv2D` or `bias of Dense: never clustered unless cluster_biases is set`. */
   reason: string;
+  /** The layer's clustering settings, or null when the weight is not clustered. */
+  settings: LayerSettings | null;
+  /** The `layers` rule whose settings apply, or null when the job-wide settings apply or the weight is not clustered. */
+  rule: LayerRule | null;
 }
 
-// Weights clustered by default, by layer class: TFMOT's list, limited to the layers
-// TF.js implements, plus EinsumDense, which is a Dense with an einsum.
-const CLUSTERED_WEIGHTS: Record<string, readonly string[]> = {
-  Dense: ['kernel'],
-  EinsumDense: ['kernel'],
-  Conv1D: ['kernel'],
-  Conv2D: ['kernel'],
-  Conv3D: ['kernel'],
-  Conv2DTranspose: ['kernel'],
-  Conv3DTranspose: ['kernel'],
-  Embedding: ['embeddings'],
-  SeparableConv1D: ['pointwise_kernel'],
-  SeparableConv2D: ['pointwise_kernel'],
-  SimpleRNN: ['kernel', 'recurrent_kernel'],
-  GRU: ['kernel', 'recurrent_kernel'],
-  LSTM: ['kernel', 'recurrent_kernel'],
-  MultiHeadAttention: ['kernel'],
-};
-
-const NORMALIZATION_LAYERS = new Set(['BatchNormalization', 'LayerNormalization']);
 const WRAPPERS = new Set(['TimeDistributed', 'Bidirectional']);
+
+/** A layer of the model with the nested models around it. */
+interface FlatLayer {
+  layer: tf.layers.Layer;
+  enclosingModels: { name: string; className: string }[];
+}
 
 /**
  * Returns one decision per weight tensor of every layer, nested models included, in
- * layer order. A kernel with no more weights than `numberOfClusters` is skipped, since
- * clustering it cannot make it smaller. Never raises for an unknown layer.
+ * layer order. `params` is the job's parameters, or just a number of clusters for the
+ * default rules. A kernel with no more weights than its number of clusters is skipped,
+ * since clustering it cannot make it smaller. Never raises for an unknown layer, but
+ * raises as `decideLayers` does for a `layers` rule that names a missing layer or a layer
+ * with nothing to cluster.
  */
-export function selectWeights(model: tf.LayersModel, numberOfClusters: number): WeightSelection[] {
+export function selectWeights(model: tf.LayersModel, params: number | SelectionParams): WeightSelection[] {
+  const selectionParams = typeof params === 'number' ? defaultParams(params) : params;
+  const { number_of_clusters: numberOfClusters } = selectionParams;
   if (!Number.isInteger(numberOfClusters) || numberOfClusters < 1) {
     throw new RangeError(`numberOfClusters must be a positive integer, got ${numberOfClusters}`);
   }
-  const trainable = new Set(model.trainableWeights.map((variable) => variable.id));
-  const selections: WeightSelection[] = [];
 
-  for (const layer of flattenLayers(model)) {
-    layer.weights.forEach((variable, weightIndex) => {
-      const { clusterable, reason } = decide(layer, variable, numberOfClusters, trainable.has(variable.id));
-      selections.push({
+  const trainable = new Set(model.trainableWeights.map((variable) => variable.id));
+  const layers = flattenLayers(model, []);
+  const decisions = decideLayers(layers.map(describeLayer), selectionParams);
+
+  return layers.flatMap(({ layer }, layerIndex) =>
+    layer.weights.map((variable, weightIndex) => {
+      const decision = decisions[layerIndex]![weightIndex]!;
+      const isFrozen = decision.clusterable && !trainable.has(variable.id);
+      return {
         layer,
         weightIndex,
         weightName: variable.originalName,
         shape: variable.shape.map((dimension) => dimension ?? 0),
-        clusterable,
-        reason,
-      });
-    });
-  }
-  return selections;
+        clusterable: decision.clusterable,
+        reason: isFrozen ? `${decision.reason} (frozen, so fine-tuning leaves its centroids as initialised)` : decision.reason,
+        settings: decision.settings,
+        rule: decision.rule,
+      };
+    }),
+  );
 }
 
-/** Returns the clustering targets of the clusterable selections. */
-export function clusterTargets(selections: readonly WeightSelection[], numberOfClusters: number): ClusterTarget[] {
-  return selections
-    .filter((selection) => selection.clusterable)
-    .map((selection) => ({ layer: selection.layer, weightIndex: selection.weightIndex, numberOfClusters }));
+/** Returns the clustering targets of the clusterable selections, each with its layer's settings. */
+export function clusterTargets(selections: readonly WeightSelection[]): ClusterTarget[] {
+  return selections.flatMap((selection) => {
+    if (!selection.clusterable || selection.settings === null) return [];
+    const target: ClusterTarget = { layer: selection.layer, weightIndex: selection.weightIndex, numberOfClusters: selection.settings.numberOfClusters };
+    const options = ruleOptions(selection.rule);
+    if (options !== null) target.options = options;
+    return [target];
+  });
 }
 
-function flattenLayers(model: tf.LayersModel): tf.layers.Layer[] {
-  return model.layers.flatMap((layer) => (layer instanceof tf.LayersModel ? flattenLayers(layer) : [layer]));
+/** Returns the session options that a `layers` rule overrides, or null when it overrides none. */
+function ruleOptions(rule: LayerRule | null): TargetOptions | null {
+  if (rule === null) return null;
+  const options: TargetOptions = {};
+  if (rule.cluster_centroids_init !== undefined) options.method = rule.cluster_centroids_init;
+  if (rule.preserve_sparsity !== undefined) options.preserveSparsity = rule.preserve_sparsity;
+  if (rule.cluster_per_channel !== undefined) options.clusterPerChannel = rule.cluster_per_channel;
+  return Object.keys(options).length === 0 ? null : options;
 }
 
-function decide(
-  layer: tf.layers.Layer,
-  variable: tf.LayerVariable,
-  numberOfClusters: number,
-  isTrainable: boolean,
-): { clusterable: boolean; reason: string } {
-  const { className, description } = describeLayerClass(layer);
-  const weight = shortWeightName(variable);
-  const subject = `${weight} of ${description}`;
-
-  if (NORMALIZATION_LAYERS.has(className)) {
-    return { clusterable: false, reason: `${subject}: statistics and scales of ${className} are never clustered` };
-  }
-  if (className === 'DepthwiseConv2D') {
-    return { clusterable: false, reason: `${subject}: depthwise kernels are not clustered by default, because it costs accuracy` };
-  }
-
-  const clusteredNames = CLUSTERED_WEIGHTS[className];
-  if (clusteredNames === undefined) {
-    return { clusterable: false, reason: `unknown layer class ${className}: not clustered` };
-  }
-  if (weight === 'bias') {
-    return { clusterable: false, reason: `${subject}: never clustered` };
-  }
-  if (!clusteredNames.includes(weight)) {
-    return { clusterable: false, reason: `${subject}: only ${clusteredNames.join(' and ')} of ${className} is clustered` };
-  }
-
-  if (variable.dtype !== 'float32') {
-    return { clusterable: false, reason: `${subject}: dtype ${variable.dtype}, only float32 weights are clustered` };
-  }
-  const size = variable.shape.reduce<number>((product, dimension) => product * (dimension ?? 0), 1);
-  if (size <= numberOfClusters) {
-    return {
-      clusterable: false,
-      reason: `${subject}: ${size} weights, no more than the ${numberOfClusters} clusters, so clustering cannot shrink it`,
-    };
-  }
-  if (!isTrainable) {
-    return { clusterable: true, reason: `${subject} (frozen, so fine-tuning leaves its centroids as initialised)` };
-  }
-  return { clusterable: true, reason: subject };
+function defaultParams(numberOfClusters: number): SelectionParams {
+  return {
+    number_of_clusters: numberOfClusters,
+    cluster_centroids_init: 'kmeans_plus_plus',
+    preserve_sparsity: false,
+    cluster_per_channel: false,
+    cluster_depthwise: false,
+    cluster_biases: false,
+  };
 }
 
-/** Names the layer class, looking through TimeDistributed and Bidirectional to the wrapped layer. */
-function describeLayerClass(layer: tf.layers.Layer): { className: string; description: string } {
+function flattenLayers(model: tf.LayersModel, enclosingModels: FlatLayer['enclosingModels']): FlatLayer[] {
+  return model.layers.flatMap((layer) => {
+    if (!(layer instanceof tf.LayersModel)) return [{ layer, enclosingModels }];
+    return flattenLayers(layer, [...enclosingModels, { name: layer.name, className: layer.getClassName() }]);
+  });
+}
+
+/** Describes a TF.js layer for `decideLayers`, looking through TimeDistributed and Bidirectional to the wrapped layer. */
+function describeLayer({ layer, enclosingModels }: FlatLayer): LayerDescription {
   const className = layer.getClassName();
-  if (!WRAPPERS.has(className)) {
-    return { className, description: className };
-  }
-  const wrapped = layer as unknown as { layer?: tf.layers.Layer; forwardLayer?: tf.layers.Layer };
-  const inner = wrapped.forwardLayer ?? wrapped.layer;
-  if (inner === undefined) {
-    return { className, description: className };
-  }
-  const innerClassName = inner.getClassName();
-  return { className: innerClassName, description: `${innerClassName} in ${className}` };
+  const wrapped = WRAPPERS.has(className) ? wrappedLayer(layer) : null;
+  return {
+    name: layer.name,
+    className,
+    wrapped: wrapped === null ? null : { name: wrapped.name, className: wrapped.getClassName() },
+    enclosingModels,
+    weights: layer.weights.map((variable) => ({
+      name: shortWeightName(variable),
+      shape: variable.shape.map((dimension) => dimension ?? 0),
+      dtype: variable.dtype,
+    })),
+  };
+}
+
+function wrappedLayer(layer: tf.layers.Layer): tf.layers.Layer | null {
+  const wrapper = layer as unknown as { layer?: tf.layers.Layer; forwardLayer?: tf.layers.Layer };
+  return wrapper.forwardLayer ?? wrapper.layer ?? null;
 }
 
 function shortWeightName(variable: tf.LayerVariable): string {

@@ -232,7 +232,7 @@ describe('strip after fine-tuning', () => {
         tf.layers.dense({ units: 2, activation: 'softmax' }),
       ],
     });
-    const targets = clusterTargets(selectWeights(model, 3), 3);
+    const targets = clusterTargets(selectWeights(model, 3));
     const x = tf.tensor2d([[1, 2, 3, 4, 5], [0, 9, 8, 7, 6], [3, 3, 3, 1, 1], [5, 4, 3, 2, 1]]);
     const y = tf.tensor1d([0, 1, 1, 0]);
     const loss = resolveLoss({ loss: 'sparse_categorical_crossentropy' }, [null, 2]) as LossSpec;

@@ -47,7 +47,7 @@ describe('weight selection', () => {
         { clusterable: true, reason: `kernel of ${className}` },
       );
       assert.equal(decision(selections, `${name}/bias`).clusterable, false);
-      assert.equal(decision(selections, `${name}/bias`).reason, `bias of ${className}: never clustered`);
+      assert.equal(decision(selections, `${name}/bias`).reason, `bias of ${className}: never clustered unless cluster_biases is set`);
     }
     assert.equal(selections.length, 8);
   });
@@ -105,7 +105,7 @@ describe('weight selection', () => {
     assert.equal(decision(selections, 'lstm/recurrent_kernel').clusterable, true);
     assert.equal(decision(selections, 'lstm/bias').clusterable, false);
     assert.equal(decision(selections, 'sep/pointwise_kernel').clusterable, true);
-    assert.match(decision(selections, 'sep/depthwise_kernel').reason, /only pointwise_kernel of SeparableConv2D is clustered/);
+    assert.match(decision(selections, 'sep/depthwise_kernel').reason, /depthwise kernels are not clustered by default/);
   });
 
   it('looks through Bidirectional to the wrapped layer', () => {
@@ -127,7 +127,7 @@ describe('weight selection', () => {
 
   it('turns clusterable selections into targets', () => {
     const model = tf.sequential({ layers: [tf.layers.dense({ name: 'd', inputShape: [4], units: 4 })] });
-    const targets = clusterTargets(selectWeights(model, 3), 3);
+    const targets = clusterTargets(selectWeights(model, 3));
     assert.deepEqual(
       targets.map((target) => ({ layer: target.layer.name, weightIndex: target.weightIndex, numberOfClusters: target.numberOfClusters })),
       [{ layer: 'd', weightIndex: 0, numberOfClusters: 3 }],

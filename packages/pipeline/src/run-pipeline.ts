@@ -15,6 +15,7 @@ import {
 } from '@centroid/contracts';
 import {
   ClusteringSession,
+  clusterTargets,
   countDistinct,
   evaluate,
   fineTune,
@@ -113,10 +114,8 @@ export async function runPipeline(input: PipelineInput, hooks: PipelineHooks = {
     if (baseline !== null) log('info', 'baseline evaluated', { ...baseline });
 
     enterStage('clustering');
-    const selection = selectWeights(model, params.number_of_clusters);
-    const targets: ClusterTarget[] = selection
-      .filter((weight) => weight.clusterable)
-      .map((weight) => ({ layer: weight.layer, weightIndex: weight.weightIndex, numberOfClusters: params.number_of_clusters }));
+    const selection = selectWeights(model, params);
+    const targets: ClusterTarget[] = clusterTargets(selection);
     const originalValues = new Map(bindings.map((binding) => [binding.entry.datasetPath, binding.entry.values]));
     session = ClusteringSession.start(model, targets, {
       method: params.cluster_centroids_init,
@@ -140,7 +139,7 @@ export async function runPipeline(input: PipelineInput, hooks: PipelineHooks = {
     for (const weight of selection) {
       if (weight.clusterable) continue;
       // Biases and normalization statistics are left alone by design; other skips deserve attention.
-      const level = /never clustered|not clustered by default/.test(weight.reason) ? 'debug' : 'warn';
+      const level = /never clustered|not clustered by default|excluded by layers/.test(weight.reason) ? 'debug' : 'warn';
       log(level, `weight not clustered: ${weight.layer.name}/${weight.weightName}: ${weight.reason}`, { layer: weight.layer.name });
     }
 
@@ -174,7 +173,7 @@ export async function runPipeline(input: PipelineInput, hooks: PipelineHooks = {
         // The ideal size counts the whole centroid table, channels × N when clustered per channel.
         // NOTE: entropy_bits is over the tensor's distinct values, not per channel, so per
         // channel it can overstate what an index coder needs.
-        numberOfClusters: after === undefined ? null : (groupedReport?.tableSize ?? params.number_of_clusters),
+        numberOfClusters: target === undefined || after === undefined ? null : (groupedReport?.tableSize ?? target.numberOfClusters),
       });
       if (groupedReport !== undefined) measured.sse_initial = groupedReport.sseInitial;
       layers.push({
@@ -183,7 +182,7 @@ export async function runPipeline(input: PipelineInput, hooks: PipelineHooks = {
         shape: binding.entry.shape,
         clustered: after !== undefined,
         reason: groupedReport?.note == null ? reason : `${reason}; ${groupedReport.note}`,
-        number_of_clusters: after === undefined ? null : params.number_of_clusters,
+        number_of_clusters: target === undefined || after === undefined ? null : target.numberOfClusters,
         distinct_before: countDistinct(before),
         distinct_after: countDistinct(after ?? before),
         ...measured,
