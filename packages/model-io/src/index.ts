@@ -13,7 +13,7 @@ export type { KerasModelConfig, KerasModelFile, TrainingConfig, WeightDtype, Wei
 export type { WriteKerasH5Result, WriteWarning } from './keras-h5/write.js';
 export type { WeightBinding } from './keras-h5/to-layers-model.js';
 export type { IsolationOptions } from './keras-h5/isolated.js';
-export type { ModelFileSummary } from './inspect.js';
+export type { ModelFileSummary, ModelInspection } from './inspect.js';
 export type { NdArray, NdDtype, NdTypedArray } from './npy.js';
 export type { NdArrayInfo, ReadNpzOptions } from './npz.js';
 export type { NpyFileSource, NpzChunkSink } from './npz-writer.js';

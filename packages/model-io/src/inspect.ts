@@ -10,6 +10,13 @@ import type { IsolationOptions } from './keras-h5/isolated.js';
 
 export type { ModelFileSummary } from './keras-h5/inspect.js';
 
+/** The summary of a model file, with the config and weight list that the check of `layers` rules needs. */
+export interface ModelInspection extends ModelFileSummary {
+  modelConfig: InspectedModelFile['modelConfig'];
+  /** Every weight dataset, in file order, without values. */
+  weights: InspectedModelFile['weights'];
+}
+
 /**
  * Checks that a model file is a Keras HDF5 model with a parsable config, at least one
  * weight tensor and only layers that TF.js can build, and summarises it. No weight values
@@ -22,10 +29,10 @@ export async function inspectModelFile(
   path: string,
   filename: string = basename(path),
   options: IsolationOptions = {},
-): Promise<ModelFileSummary> {
+): Promise<ModelInspection> {
   await assertHdf5File(path, filename);
   const timeoutMs = options.timeoutMs ?? (await defaultTimeoutMs(path));
-  const { summary, modelConfig } = await runIsolatedH5Task<InspectedModelFile>('inspectKerasH5', [path, filename], timeoutMs, {
+  const { summary, modelConfig, weights } = await runIsolatedH5Task<InspectedModelFile>('inspectKerasH5', [path, filename], timeoutMs, {
     filename,
     activity: 'inspecting the HDF5 file',
     failureCode: 'MODEL_INVALID',
@@ -39,5 +46,5 @@ export async function inspectModelFile(
   if (unsupported.length > 0) {
     throw unsupportedLayersError(filename, unsupported);
   }
-  return summary;
+  return { ...summary, modelConfig, weights };
 }

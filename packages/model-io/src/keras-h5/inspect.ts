@@ -4,7 +4,7 @@ import { CentroidError } from '@centroid/contracts';
 
 import { readModelMetadata } from './metadata.js';
 import { withKerasH5File } from './open.js';
-import { readWeightIndex } from './weight-index.js';
+import { readWeightIndex, type WeightDescriptor } from './weight-index.js';
 
 import type { KerasModelConfig } from './types.js';
 
@@ -25,6 +25,8 @@ export interface ModelFileSummary {
 export interface InspectedModelFile {
   summary: ModelFileSummary;
   modelConfig: KerasModelConfig;
+  /** Every weight dataset, in file order, without values. */
+  weights: WeightDescriptor[];
 }
 
 /** Inspects a Keras HDF5 model in this process; `inspectModelFile` runs this in a child process. */
@@ -49,6 +51,6 @@ export async function inspectKerasH5InProcess(path: string, filename: string): P
       weightCount: weights.length,
       parameterCount,
     };
-    return { summary, modelConfig: metadata.modelConfig };
+    return { summary, modelConfig: metadata.modelConfig, weights };
   });
 }
