@@ -59,31 +59,58 @@ export function assignClusters(values: Float32Array, sortedCentroids: Float32Arr
 }
 
 /**
- * Returns the int32 index of each value's nearest centroid as a tensor op, for use in the
- * forward pass during training. `centroids` may be in any order; the indices refer to
- * that order. Follows the tie rules of {@link assignClusters}, except that midpoints are
- * float32 here, so a value within float32 rounding of a midpoint may go to either
- * neighbour.
+ * The nearest-centroid assignment in terms of the centroids sorted ascending. Value i is
+ * nearest to sorted centroid `positions[i]`, which equals centroid
+ * `slotIndices[positions[i]]` of the input order.
  */
-export function assignClustersOp(values: tf.Tensor, centroids: tf.Tensor1D): tf.Tensor {
+export interface SortedAssignment {
+  /** int32, shaped like the values: each value's position among the sorted centroids. */
+  positions: tf.Tensor;
+  /** The centroids sorted ascending, N values. */
+  sortedCentroids: tf.Tensor1D;
+  /** int32, N values: the input index of the centroid at each sorted position. */
+  slotIndices: tf.Tensor1D;
+}
+
+/**
+ * Assigns each value to its nearest centroid as a tensor op and returns the assignment
+ * in sorted order (see {@link SortedAssignment}). `centroids` may be in any order.
+ * Follows the tie rules of {@link assignClusters}, except that midpoints are float32
+ * here, so a value within float32 rounding of a midpoint may go to either neighbour.
+ * Equal centroids share one sorted position's slot index, the lowest input index.
+ */
+export function sortedAssignmentOp(values: tf.Tensor, centroids: tf.Tensor1D): SortedAssignment {
   return tf.tidy(() => {
     const count = centroids.shape[0];
     if (count === 1) {
-      return tf.zeros(values.shape, 'int32');
+      return { positions: tf.zeros(values.shape, 'int32'), sortedCentroids: centroids.clone(), slotIndices: tf.zeros([1], 'int32') as tf.Tensor1D };
     }
 
     // topk on the negated centroids sorts them ascending, and it lists equal values
     // lowest index first, which the tie rule for equal centroids relies on.
     const { values: negatedSorted, indices: order } = tf.topk(tf.neg(centroids), count, true);
-    const sorted = tf.neg(negatedSorted) as tf.Tensor1D;
-    const midpoints = tf.div(tf.add(sorted.slice(0, count - 1), sorted.slice(1)), 2);
+    const sortedCentroids = tf.neg(negatedSorted) as tf.Tensor1D;
+    const midpoints = tf.div(tf.add(sortedCentroids.slice(0, count - 1), sortedCentroids.slice(1)), 2);
 
     // 'left' counts the midpoints strictly below each value. searchSorted returns a
     // leading batch axis for 1-D input, hence the reshapes.
-    const sortedPositions = tf.reshape(tf.searchSorted(midpoints, tf.reshape(values, [-1]), 'left'), [-1]);
-    // For each sorted position, the first position holding an equal centroid.
-    const firstEqual = tf.reshape(tf.searchSorted(sorted, sorted, 'left'), [-1]);
-    const indices = tf.gather(order, tf.gather(firstEqual, sortedPositions));
-    return tf.reshape(indices, values.shape);
+    const positions = tf.reshape(tf.searchSorted(midpoints, tf.reshape(values, [-1]), 'left'), values.shape);
+    // For each sorted position, the first position containing an equal centroid, and the
+    // input index of that centroid.
+    const firstEqual = tf.reshape(tf.searchSorted(sortedCentroids, sortedCentroids, 'left'), [-1]);
+    const slotIndices = tf.gather(order, firstEqual) as tf.Tensor1D;
+    return { positions, sortedCentroids, slotIndices };
+  });
+}
+
+/**
+ * Returns the int32 index of each value's nearest centroid as a tensor op, shaped like
+ * `values`. `centroids` may be in any order, and the indices refer to that order. Follows
+ * the tie rules of {@link sortedAssignmentOp}.
+ */
+export function assignClustersOp(values: tf.Tensor, centroids: tf.Tensor1D): tf.Tensor {
+  return tf.tidy(() => {
+    const { positions, slotIndices } = sortedAssignmentOp(values, centroids);
+    return tf.gather(slotIndices, positions);
   });
 }

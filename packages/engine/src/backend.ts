@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { CentroidError } from '@centroid/contracts';
 import { registerFastCpuKernels } from './kernels/index.js';
+import { registerNativeKernels } from './native-kernels.js';
 
 /**
  * Accepted values of `CENTROID_BACKEND`, in the order automatic selection tries them:
@@ -88,47 +89,12 @@ async function loadBackend(name: BackendName): Promise<string> {
   if (tf.findBackendFactory('tensorflow') === null) {
     throw new Error(`${packageName} registered its backend with another copy of @tensorflow/tfjs than the engine uses`);
   }
-  registerNativeSearchSorted();
+  registerNativeKernels();
   if (!(await tf.setBackend('tensorflow'))) {
     throw new Error('tf.setBackend("tensorflow") returned false');
   }
   await tf.ready();
   return binding.version?.['tfjs-node'] ?? 'unknown';
-}
-
-/** The members of tfjs-node's NodeJSKernelBackend that the kernel below uses. */
-interface NativeKernelBackend {
-  binding: { TF_ATTR_TYPE: number; TF_FLOAT: number; TF_INT32: number };
-  executeSingleOutput(opName: string, attributes: { name: string; type: number; value: number }[], inputs: tf.TensorInfo[]): tf.TensorInfo;
-}
-
-/**
- * Registers SearchSorted, which assigning clusters uses, for the 'tensorflow' backend.
- * tfjs-node 4.22.0 has no kernel for it, so it maps to TensorFlow's LowerBound
- * (side 'left') and UpperBound (side 'right') ops, which take the same 2-D inputs.
- */
-function registerNativeSearchSorted(): void {
-  if (tf.getKernel('SearchSorted', 'tensorflow') !== undefined) {
-    return;
-  }
-  tf.registerKernel({
-    kernelName: 'SearchSorted',
-    backendName: 'tensorflow',
-    kernelFunc: ({ inputs, attrs, backend }) => {
-      const { sortedSequence, values } = inputs as { sortedSequence: tf.TensorInfo; values: tf.TensorInfo };
-      const side = (attrs as { side: 'left' | 'right' }).side;
-      const native = backend as unknown as NativeKernelBackend;
-      const { TF_ATTR_TYPE, TF_FLOAT, TF_INT32 } = native.binding;
-      if (sortedSequence.dtype !== 'float32' && sortedSequence.dtype !== 'int32') {
-        throw new Error(`SearchSorted on the tensorflow backend supports float32 and int32, not ${sortedSequence.dtype}`);
-      }
-      const attributes = [
-        { name: 'T', type: TF_ATTR_TYPE, value: sortedSequence.dtype === 'float32' ? TF_FLOAT : TF_INT32 },
-        { name: 'out_type', type: TF_ATTR_TYPE, value: TF_INT32 },
-      ];
-      return native.executeSingleOutput(side === 'left' ? 'LowerBound' : 'UpperBound', attributes, [sortedSequence, values]);
-    },
-  });
 }
 
 function isBackendName(value: string): value is BackendName {

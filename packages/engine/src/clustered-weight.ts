@@ -3,25 +3,29 @@
 // latent weights, as TFMOT's clustering wrapper does when it sums the gradients of a
 // cluster's members (it can also average them, which this op does not).
 import * as tf from '@tensorflow/tfjs';
-import { assignClustersOp } from './assign-clusters.js';
+import { sortedAssignmentOp } from './assign-clusters.js';
 
 const clusteredWeightOp = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
   const [latent, centroids, save] = args as [tf.Tensor, tf.Tensor1D, tf.GradSaveFunc];
-  const indices = assignClustersOp(latent, centroids);
-  save([indices]);
+  const count = centroids.shape[0];
+  // One pass over the weights: each looks up its position among the sorted centroids,
+  // and the forward value is the sorted centroid there, which has the value of the
+  // input centroid that the position maps to.
+  const { positions, sortedCentroids, slotIndices } = sortedAssignmentOp(latent, centroids);
+  save([positions, slotIndices]);
+  const value = tf.gather(sortedCentroids, positions);
+  sortedCentroids.dispose();
 
   return {
-    value: tf.gather(centroids, indices),
+    value,
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const savedIndices = saved[0] as tf.Tensor;
+      const [savedPositions, savedSlotIndices] = saved as [tf.Tensor, tf.Tensor1D];
       // Straight-through to the latent weights, so assignments can change between steps.
       const latentGradient = tf.clone(dy);
-      // Each centroid gets the sum of its members' upstream gradients.
-      const centroidGradient = tf.unsortedSegmentSum(
-        tf.reshape(dy, [-1]),
-        tf.reshape(savedIndices, [-1]),
-        centroids.shape[0],
-      );
+      // Each centroid gets the sum of its members' upstream gradients: summed per sorted
+      // position over the n weights first, then moved to the input order over N values.
+      const positionGradient = tf.unsortedSegmentSum(tf.reshape(dy, [-1]), tf.reshape(savedPositions, [-1]), count);
+      const centroidGradient = tf.unsortedSegmentSum(positionGradient, savedSlotIndices, count);
       return [latentGradient, centroidGradient];
     },
   };
