@@ -50,7 +50,7 @@ export class ClusterJobProcessor {
     await artifacts.removeUploads(data.jobId);
     if (finished !== null) {
       log.info({ status: finished.status, code: finished.error?.code ?? null }, 'job finished');
-      this.options.webhooks.send(finished);
+      await this.options.webhooks.send(finished);
     } else {
       log.warn('job record disappeared while the job ran');
     }

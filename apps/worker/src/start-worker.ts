@@ -23,6 +23,8 @@ export interface WorkerOptions {
   prefix?: string;
   /** @defaultValue `cluster` */
   queueName?: string;
+  /** Queue of webhook deliveries. @defaultValue `webhook` */
+  webhookQueueName?: string;
   /** Root folder of the artifact store. @defaultValue `.data` under the working directory */
   dataDir?: string;
   /** Jobs run at once, one pipeline child each. @defaultValue 1 */
@@ -69,6 +71,9 @@ export async function startWorker(options: WorkerOptions = {}): Promise<RunningW
   const cancelWatcher = new CancelWatcher(cancelSignal, subscriber, options.cancelPollIntervalMs ?? 1000, log);
   const webhooks = new WebhookSender({
     store,
+    connection,
+    prefix,
+    ...(options.webhookQueueName === undefined ? {} : { queueName: options.webhookQueueName }),
     secret: options.webhookSecret,
     allowPrivateAddresses: options.allowPrivateWebhooks ?? false,
     ...(options.publicUrl === undefined ? {} : { publicUrl: options.publicUrl }),
@@ -87,6 +92,7 @@ export async function startWorker(options: WorkerOptions = {}): Promise<RunningW
   });
 
   await cancelWatcher.start();
+  await webhooks.start();
 
   const worker = new Worker<ClusterJobData>(queueName, (job) => processor.process(ClusterJobDataSchema.parse(job.data)), {
     connection,

@@ -9,3 +9,5 @@ export * from './job-store.js';
 export * from './job-transitions.js';
 export * from './redis-connection.js';
 export * from './upload-writer.js';
+export * from './webhook-queue.js';
+export * from './worker-registry.js';

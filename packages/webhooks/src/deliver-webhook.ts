@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Job, WebhookPayload } from '@centroid/contracts';
 import { WebhookAddressRejectedError, resolveWebhookHost } from './address-guard.js';
 import { postWebhook } from './post-webhook.js';
-import { backoffDelay, parseRetryAfter, DEFAULT_BACKOFF, type BackoffOptions } from './retry-delay.js';
+import { retryDelay, type BackoffOptions } from './retry-delay.js';
 import { buildSignatureHeaders } from './signature.js';
 
 export type WebhookAttempt = NonNullable<Job['webhook']>['attempts'][number];
@@ -57,19 +57,14 @@ export async function deliverWebhook(url: string, payload: WebhookPayload, optio
   for (let number = 1; number <= maxAttempts; number++) {
     if (options.signal?.aborted === true) return finish('aborted');
 
-    const result = await attemptDelivery(target, body, webhookId, options);
+    const result = await attemptWebhook(target, body, webhookId, options);
     attempts.push(result.attempt);
     await options.onAttempt?.(result.attempt, [...attempts]);
 
     if (result.outcome !== null) return finish(result.outcome);
     if (number === maxAttempts) break;
 
-    // Retry-After can lengthen the wait but not shorten it below the backoff. Otherwise a
-    // receiver that returns `Retry-After: 0` on every attempt would use them all in seconds.
-    const retryAfter = parseRetryAfter(result.retryAfter);
-    const maxDelayMs = options.backoff?.maxDelayMs ?? DEFAULT_BACKOFF.maxDelayMs;
-    const backoff = backoffDelay(number, options.backoff, options.random);
-    const delay = retryAfter === null ? backoff : Math.min(Math.max(retryAfter, backoff), maxDelayMs);
+    const delay = retryDelay(number, result.retryAfter, options.backoff, options.random);
 
     try {
       await sleep(delay, undefined, options.signal === undefined ? {} : { signal: options.signal });
@@ -81,14 +76,20 @@ export async function deliverWebhook(url: string, payload: WebhookPayload, optio
   return finish('attempts_exhausted');
 }
 
-interface AttemptResult {
+/** The result of one delivery attempt. */
+export interface AttemptResult {
   attempt: WebhookAttempt;
-  /** Set when delivery must stop after this attempt. */
+  /** Outcome that ends delivery after this attempt, or null when a retry may succeed. */
   outcome: DeliveryOutcome | null;
+  /** The receiver's Retry-After header, if it sent one. */
   retryAfter: string | undefined;
 }
 
-async function attemptDelivery(target: URL, body: string, webhookId: string, options: DeliverWebhookOptions): Promise<AttemptResult> {
+/** Options of a single attempt: those of deliverWebhook without the retry settings. */
+export type AttemptOptions = Pick<DeliverWebhookOptions, 'secret' | 'timeoutMs' | 'allowPrivateAddresses' | 'maxResponseBytes' | 'signal'>;
+
+/** Sends one signed POST of `body` to `target` and classifies the response. Never raises for a network failure. */
+export async function attemptWebhook(target: URL, body: string, webhookId: string, options: AttemptOptions): Promise<AttemptResult> {
   const at = new Date();
 
   try {

@@ -35,3 +35,23 @@ export function parseRetryAfter(header: string | undefined, now: Date = new Date
   if (Number.isNaN(date)) return null;
   return Math.max(0, date - now.getTime());
 }
+
+/**
+ * Computes the wait after failed attempt number `attempt` (1-based): the backoff, or the
+ * receiver's Retry-After when that is longer, capped at the maximum delay. Retry-After never
+ * shortens the wait, so a receiver that always returns `Retry-After: 0` cannot use up every
+ * attempt within seconds.
+ */
+export function retryDelay(
+  attempt: number,
+  retryAfterHeader: string | undefined,
+  options: BackoffOptions = {},
+  random: () => number = Math.random,
+): number {
+  const backoff = backoffDelay(attempt, options, random);
+  const retryAfter = parseRetryAfter(retryAfterHeader);
+  if (retryAfter === null) return backoff;
+
+  const maxDelayMs = options.maxDelayMs ?? DEFAULT_BACKOFF.maxDelayMs;
+  return Math.min(Math.max(retryAfter, backoff), maxDelayMs);
+}
