@@ -1,11 +1,13 @@
 // Reads the multipart body of `POST /v1/jobs`: the `params` part first, then the `model` file
-// and an optional `dataset` file, each streamed to disk. Every part is consumed even after a
-// rejection, so the response goes out only once the whole request has been read.
+// and an optional dataset, either one `dataset` NPZ or `.npy` parts packed into one NPZ, each
+// streamed to disk. Every part is consumed even after a rejection, so the response goes out
+// only once the whole request has been read.
 import { CentroidError, JobParamsSchema, parseOrThrow, type JobParams } from '@centroid/contracts';
 import type { ArtifactStore, StoredUpload } from '@centroid/jobs';
 import type { Multipart } from '@fastify/multipart';
 import type { FastifyRequest } from 'fastify';
 import { watchMultipartEnd } from './multipart-end.js';
+import { NPY_PART_NAMES, NpyPartsPacker, isNpyPartName } from './npy-parts.js';
 import { checkWebhookUrl } from './webhook-check.js';
 
 export interface UploadLimits {
@@ -23,7 +25,7 @@ export interface JobSubmission {
   dataset: StoredUpload | null;
 }
 
-const PART_NAMES = ['params', 'model', 'dataset'];
+const PART_NAMES = ['params', 'model', 'dataset', ...NPY_PART_NAMES];
 
 /** Raised when the client closes the connection before it has sent the whole body. */
 export class UploadAbortedError extends Error {
@@ -49,6 +51,8 @@ export async function readJobSubmission(
   let params: JobParams | null = null;
   let model: StoredUpload | null = null;
   let dataset: StoredUpload | null = null;
+  // The assertion keeps TypeScript from narrowing to null, because handlePart assigns it.
+  let npyParts = null as NpyPartsPacker | null;
   let rejection: unknown = null;
   let partIndex = 0;
 
@@ -62,9 +66,11 @@ export async function readJobSubmission(
       );
     }
     if (!PART_NAMES.includes(part.fieldname)) {
-      throw new CentroidError('REQUEST_INVALID', `Unknown multipart part '${part.fieldname}': expected params, model and dataset.`, {
-        field: part.fieldname,
-      });
+      throw new CentroidError(
+        'REQUEST_INVALID',
+        `Unknown multipart part '${part.fieldname}': expected params, model, and either dataset or the .npy parts ${NPY_PART_NAMES.join(', ')}.`,
+        { field: part.fieldname },
+      );
     }
 
     if (part.fieldname === 'params') {
@@ -79,6 +85,17 @@ export async function readJobSubmission(
         field: part.fieldname,
       });
     }
+
+    if (isNpyPartName(part.fieldname)) {
+      if (dataset !== null) throw mixedDatasetForms(part.fieldname);
+      // The first part is always params, so it has been parsed by now.
+      const jobParams = params as JobParams | null;
+      if (jobParams === null) throw new Error('the params part was not parsed before a .npy part');
+      npyParts ??= new NpyPartsPacker({ artifacts, jobId, maxBytes: limits.maxDatasetBytes });
+      await npyParts.add(part.fieldname, part.file, part.filename, jobParams);
+      return;
+    }
+    if (part.fieldname === 'dataset' && npyParts !== null) throw mixedDatasetForms('dataset');
 
     const field = part.fieldname === 'model' ? 'model' : 'dataset';
     if ((field === 'model' ? model : dataset) !== null) throw duplicatePart(field);
@@ -104,6 +121,16 @@ export async function readJobSubmission(
     parserError = error;
   }
 
+  // Packed .npy parts are finished at the end when the submission is complete, and
+  // otherwise closed here so that the partial file can be removed.
+  const complete =
+    !request.raw.readableAborted &&
+    rejection === null &&
+    parserError === null &&
+    (bodyEnd === null || bodyEnd.reachedClosingBoundary()) &&
+    params !== null &&
+    model !== null;
+  if (npyParts !== null && !complete) await npyParts.discard();
   if (request.raw.readableAborted) throw new UploadAbortedError();
   if (rejection instanceof CentroidError) throw rejection;
   // A body cut short also makes the parser or the upload writer fail with a generic error,
@@ -122,6 +149,7 @@ export async function readJobSubmission(
   if (model === null) {
     throw new CentroidError('UPLOAD_MISSING', "Missing model file: send it as the multipart file part 'model'.", { field: 'model' });
   }
+  if (npyParts !== null) dataset = await npyParts.finish(params);
   return { params, model, dataset };
 }
 
@@ -170,6 +198,14 @@ async function drainPart(part: Multipart): Promise<void> {
 
 function duplicatePart(field: string): CentroidError {
   return new CentroidError('REQUEST_INVALID', `Part '${field}' appears more than once. Send it once.`, { field });
+}
+
+function mixedDatasetForms(field: string): CentroidError {
+  return new CentroidError(
+    'REQUEST_INVALID',
+    `Part '${field}' mixes the two forms of dataset: send either one NPZ as the part 'dataset' or the .npy parts ${NPY_PART_NAMES.join(', ')}, not both.`,
+    { field },
+  );
 }
 
 function paramsTooLarge(maxBytes: number): CentroidError {

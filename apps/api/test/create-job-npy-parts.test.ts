@@ -1,0 +1,216 @@
+import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Job, Problem } from '@centroid/contracts';
+import { encodeNpy, encodeNpz } from '@centroid/examples';
+import { readNpz } from '@centroid/model-io';
+import { MAX_DATASET_BYTES, createApiFixture, type ApiFixture } from './api-fixture.js';
+import { buildMultipart, kerasModel, type PartSpec } from './multipart-body.js';
+
+function paramsPart(params: unknown): PartSpec {
+  return { name: 'params', content: JSON.stringify(params) };
+}
+
+function modelPart(): PartSpec {
+  return { name: 'model', filename: 'model.h5', content: kerasModel() };
+}
+
+/** An `.npy` part of float32 features, 8 per sample, as the fixture model takes. */
+function featuresPart(name: string, samples: number, filename = `${name}.npy`): PartSpec {
+  const data = Float32Array.from({ length: samples * 8 }, (_, index) => index / 10);
+  return { name, filename, content: Buffer.from(encodeNpy({ dtype: '<f4', shape: [samples, 8], data })) };
+}
+
+/** An `.npy` part of int64 class indices. */
+function labelsPart(name: string, labels: number[], filename = `${name}.npy`): PartSpec {
+  const data = BigInt64Array.from(labels, (label) => BigInt(label));
+  return { name, filename, content: Buffer.from(encodeNpy({ dtype: '<i8', shape: [labels.length], data })) };
+}
+
+describe('POST /v1/jobs with .npy parts', () => {
+  let fixture: ApiFixture;
+  const acceptedJobIds = new Set<string>();
+
+  before(async () => {
+    fixture = await createApiFixture();
+  });
+
+  after(() => fixture.close());
+
+  async function submit(parts: PartSpec[]) {
+    const body = buildMultipart(parts);
+    const response = await fixture.app.inject({ method: 'POST', url: '/v1/jobs', payload: body.payload, headers: body.headers });
+    if (response.statusCode === 202) acceptedJobIds.add(response.json<Job>().id);
+    return response;
+  }
+
+  async function strayUploadFolders(): Promise<string[]> {
+    const folders = await readdir(path.join(fixture.dataDir, 'uploads')).catch(() => []);
+    return folders.filter((folder) => !acceptedJobIds.has(folder));
+  }
+
+  async function assertProblem(response: Awaited<ReturnType<typeof submit>>, status: number, code: string, field: string): Promise<Problem> {
+    assert.equal(response.statusCode, status, response.body);
+    const problem = response.json<Problem>();
+    assert.equal(problem.code, code, problem.detail);
+    assert.equal(problem.field, field);
+    assert.deepEqual(await strayUploadFolders(), [], 'rejected uploads are removed');
+    return problem;
+  }
+
+  it('packs four parts into one NPZ', async () => {
+    const response = await submit([
+      paramsPart({ number_of_clusters: 8 }),
+      modelPart(),
+      featuresPart('x_train', 5),
+      labelsPart('y_train', [0, 1, 2, 1, 0]),
+      featuresPart('x_test', 3),
+      labelsPart('y_test', [2, 2, 1]),
+    ]);
+
+    assert.equal(response.statusCode, 202, response.body);
+    const job = response.json<Job>();
+    assert.equal(job.inputs.dataset?.filename, 'dataset.npz');
+    const queued = await fixture.queue.getData(job.id);
+    const datasetPath = path.join(fixture.dataDir, 'uploads', job.id, 'dataset.npz');
+    assert.equal(queued?.dataset?.path, datasetPath);
+    assert.deepEqual((await readdir(path.join(fixture.dataDir, 'uploads', job.id))).sort(), ['dataset.npz', 'model.h5']);
+
+    const arrays = await readNpz(datasetPath);
+    assert.deepEqual([...arrays.keys()], ['x_train', 'y_train', 'x_test', 'y_test']);
+    assert.deepEqual(arrays.get('x_train')?.shape, [5, 8]);
+    assert.equal(arrays.get('x_train')?.data[9], Math.fround(0.9));
+    assert.deepEqual(Array.from(arrays.get('y_test')?.data ?? []), [2, 2, 1]);
+  });
+
+  it('names members after the dataset params', async () => {
+    const response = await submit([
+      paramsPart({ number_of_clusters: 8, fine_tune: { epochs: 0 }, dataset: { x_test: 'images', y_test: 'labels' } }),
+      modelPart(),
+      labelsPart('y_test', [1, 0]),
+      featuresPart('x_test', 2),
+    ]);
+
+    assert.equal(response.statusCode, 202, response.body);
+    const arrays = await readNpz(path.join(fixture.dataDir, 'uploads', response.json<Job>().id, 'dataset.npz'));
+    assert.deepEqual([...arrays.keys()], ['labels', 'images']);
+  });
+
+  it('rejects an NPZ and .npy parts together', async () => {
+    const npz = Buffer.from(encodeNpz({ x_test: { dtype: '<f4', shape: [1, 8], data: new Float32Array(8) } }));
+    const response = await submit([
+      paramsPart({ number_of_clusters: 8, fine_tune: { epochs: 0 } }),
+      modelPart(),
+      { name: 'dataset', filename: 'data.npz', content: npz },
+      featuresPart('x_test', 2),
+      labelsPart('y_test', [1, 0]),
+    ]);
+
+    const problem = await assertProblem(response, 400, 'REQUEST_INVALID', 'x_test');
+    assert.match(problem.detail, /send either one NPZ as the part 'dataset' or the \.npy parts x_train, y_train, x_test, y_test, not both/);
+  });
+
+  it('rejects a dataset part after .npy parts', async () => {
+    const npz = Buffer.from(encodeNpz({ x_test: { dtype: '<f4', shape: [1, 8], data: new Float32Array(8) } }));
+    const response = await submit([
+      paramsPart({ number_of_clusters: 8, fine_tune: { epochs: 0 } }),
+      modelPart(),
+      featuresPart('x_test', 2),
+      { name: 'dataset', filename: 'data.npz', content: npz },
+    ]);
+
+    await assertProblem(response, 400, 'REQUEST_INVALID', 'dataset');
+  });
+
+  it('rejects missing test labels', async () => {
+    const response = await submit([paramsPart({ number_of_clusters: 8, fine_tune: { epochs: 0 } }), modelPart(), featuresPart('x_test', 2)]);
+
+    const problem = await assertProblem(response, 400, 'UPLOAD_MISSING', 'y_test');
+    assert.match(problem.detail, /^Missing multipart part 'y_test'/);
+  });
+
+  it('requires training parts when fine-tuning', async () => {
+    const response = await submit([
+      paramsPart({ number_of_clusters: 8, fine_tune: { epochs: 2 } }),
+      modelPart(),
+      featuresPart('x_test', 2),
+      labelsPart('y_test', [1, 0]),
+    ]);
+
+    const problem = await assertProblem(response, 400, 'UPLOAD_MISSING', 'x_train');
+    assert.match(problem.detail, /fine_tune\.epochs is above 0 \(it is 2\)/);
+  });
+
+  it('rejects a part that is not .npy', async () => {
+    const response = await submit([
+      paramsPart({ number_of_clusters: 8, fine_tune: { epochs: 0 } }),
+      modelPart(),
+      { name: 'x_test', filename: 'images.csv', content: 'a,b\n1,2\n' },
+      labelsPart('y_test', [1, 0]),
+    ]);
+
+    const problem = await assertProblem(response, 422, 'DATASET_INVALID', 'x_test');
+    assert.equal(problem.file, 'images.csv');
+    assert.match(problem.detail, /images\.csv: array "x_test" is not an \.npy array/);
+  });
+
+  it('rejects a header that claims more data', async () => {
+    const truncated = featuresPart('x_test', 4, 'short.npy');
+    truncated.content = (truncated.content as Buffer).subarray(0, (truncated.content as Buffer).length - 32);
+    const response = await submit([paramsPart({ number_of_clusters: 8, fine_tune: { epochs: 0 } }), modelPart(), truncated, labelsPart('y_test', [1, 0, 2, 2])]);
+
+    const problem = await assertProblem(response, 422, 'DATASET_INVALID', 'x_test');
+    assert.match(problem.detail, /short\.npy: array "x_test" has 96 bytes of values, but its header declares shape \(4, 8\) of float32, which needs 128 bytes/);
+  });
+
+  it('rejects labels that do not match the samples', async () => {
+    const response = await submit([
+      paramsPart({ number_of_clusters: 8, fine_tune: { epochs: 0 } }),
+      modelPart(),
+      featuresPart('x_test', 4),
+      labelsPart('y_test', [1, 0, 2]),
+    ]);
+
+    const problem = await assertProblem(response, 422, 'DATASET_SHAPE_MISMATCH', 'dataset.y_test');
+    assert.match(problem.detail, /4 samples in 'x_test' but 3 labels in 'y_test'/);
+  });
+
+  it('rejects two parts with one array name', async () => {
+    const response = await submit([
+      paramsPart({ number_of_clusters: 8, fine_tune: { epochs: 0 }, dataset: { x_test: 'data', y_test: 'data' } }),
+      modelPart(),
+      featuresPart('x_test', 2),
+      labelsPart('y_test', [1, 0]),
+    ]);
+
+    const problem = await assertProblem(response, 422, 'PARAMS_INVALID', 'dataset.y_test');
+    assert.match(problem.detail, /dataset\.y_test and dataset\.x_test both name the array 'data'/);
+  });
+
+  it('rejects a repeated part', async () => {
+    const response = await submit([
+      paramsPart({ number_of_clusters: 8, fine_tune: { epochs: 0 } }),
+      modelPart(),
+      featuresPart('x_test', 2),
+      featuresPart('x_test', 2),
+      labelsPart('y_test', [1, 0]),
+    ]);
+
+    await assertProblem(response, 400, 'REQUEST_INVALID', 'x_test');
+  });
+
+  it('rejects parts over the dataset limit', async () => {
+    // Each part is under the limit, but the two together are over it.
+    const samples = Math.floor(MAX_DATASET_BYTES / 2 / 32) + 10;
+    const response = await submit([
+      paramsPart({ number_of_clusters: 8, fine_tune: { epochs: 0 } }),
+      modelPart(),
+      featuresPart('x_test', samples),
+      featuresPart('y_test', samples),
+    ]);
+
+    const problem = await assertProblem(response, 413, 'UPLOAD_TOO_LARGE', 'y_test');
+    assert.match(problem.detail, /The \.npy parts x_test, y_test together are larger than the dataset limit of 65536 bytes/);
+  });
+});
