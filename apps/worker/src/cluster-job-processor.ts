@@ -3,8 +3,8 @@
 // because that failure belongs to the job and not to the worker. Only a lost Redis or disk
 // error escapes, and BullMQ logs it as a failed queue job.
 import path from 'node:path';
-import { CentroidError, type ClusterJobData, type Job, type JobError } from '@centroid/contracts';
-import { artifactPath, type ArtifactStore, type JobStore, type CancelSignal } from '@centroid/jobs';
+import { CentroidError, type ClusterJobData, type Job, type JobError, type JobWorker } from '@centroid/contracts';
+import { applyStatus, artifactPath, type ArtifactStore, type JobStore, type CancelSignal } from '@centroid/jobs';
 import type { PipelineResult } from '@centroid/pipeline';
 import type { Logger } from 'pino';
 import type { CancelWatcher } from './cancel-watcher.js';
@@ -18,6 +18,8 @@ export interface ClusterJobProcessorOptions {
   cancelSignal: CancelSignal;
   cancelWatcher: CancelWatcher;
   webhooks: WebhookSender;
+  /** This worker's id and backend, recorded on each job it starts. */
+  worker: JobWorker;
   /** Module that exports runPipeline. @defaultValue `@centroid/pipeline` */
   pipelineModule?: string;
   /** Minimum time between progress writes within one stage, in milliseconds. @defaultValue 250 */
@@ -42,6 +44,7 @@ export class ClusterJobProcessor {
     const claimed = await this.claim(data.jobId, log);
     if (claimed === null) {
       await artifacts.removeUploads(data.jobId);
+      await this.sendWebhookOfSkippedJob(data.jobId);
       return;
     }
 
@@ -53,6 +56,18 @@ export class ClusterJobProcessor {
       await this.options.webhooks.send(finished);
     } else {
       log.warn('job record disappeared while the job ran');
+    }
+  }
+
+  /**
+   * Sends the webhook of a job that ended without running, canceled while queued, because
+   * the API does not send webhooks. Adding an event already queued does nothing, so a job
+   * taken twice gets one delivery.
+   */
+  private async sendWebhookOfSkippedJob(jobId: string): Promise<void> {
+    const job = await this.options.store.get(jobId);
+    if (job?.status === 'canceled' && job.webhook !== null && job.webhook.attempts.length === 0) {
+      await this.options.webhooks.send(job);
     }
   }
 
@@ -72,7 +87,11 @@ export class ClusterJobProcessor {
       return null;
     }
 
-    const update = await this.options.store.setStatus(jobId, 'running');
+    const { worker } = this.options;
+    const update = await this.options.store.update(jobId, (job) => {
+      const running = applyStatus(job, 'running');
+      return running === null ? null : { ...running, worker };
+    });
     if (update === null || !update.changed) {
       log.info({ status: update?.job.status ?? null }, 'job could not be claimed, so it is skipped');
       return null;

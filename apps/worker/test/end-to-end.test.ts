@@ -115,6 +115,24 @@ describe('end to end', () => {
     assert.equal(again.status, 'canceled');
   });
 
+  it('sends the webhook of a job canceled while queued', async () => {
+    const busy = await client.submitJob({ params: { number_of_clusters: 8, fine_tune: { epochs: 200 } }, modelPath: await writeModel('slow-busy.h5') });
+    await waitForJob(client, busy.id, (job) => job.status === 'running');
+    const queued = await client.submitJob({
+      params: { number_of_clusters: 8, webhook: { url: receiverUrl } },
+      modelPath: await writeModel('queued-cancel.h5'),
+    });
+
+    const canceled = await client.cancelJob(queued.id);
+    assert.equal(canceled.status, 'canceled');
+    await client.cancelJob(busy.id);
+
+    const webhook = await receiver.waitFor(queued.id);
+    const payload = WebhookPayloadSchema.parse(verifyWebhook(secret, webhook.headers, webhook.body));
+    assert.equal(payload.type, 'job.canceled');
+    assert.equal(payload.data.id, queued.id);
+  });
+
   it('reports a rejected upload as a typed error', async () => {
     const notAModel = path.join(filesDir, 'notes.txt');
     await writeFile(notAModel, 'plain text');
