@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { JobParamsSchema, parseOrThrow, type JobParamsInput } from '@centroid/contracts';
+import { packNpyFiles } from '@centroid/model-io';
 import { runPipeline } from '@centroid/pipeline';
 import { createProgressReporter } from './progress-reporter.js';
 import { formatSummary } from './summary.js';
@@ -15,6 +16,10 @@ Clusters a Keras model in-process and writes the clustered model and its metrics
 
 Options:
   --data FILE                     NPZ dataset to fine-tune and evaluate on (optional)
+  --x-train-file, --y-train-file, --x-test-file, --y-test-file FILE
+                                  the dataset as separate .npy files, in place of --data;
+                                  the test pair is required, the training pair when
+                                  --epochs is above 0
   --number-of-clusters N          shared values per clustered tensor, 2 to 65536
   --cluster-centroids-init NAME   linear | random | density_based | kmeans_plus_plus (default)
                                   | kmeans | kmeans_1d_optimal
@@ -59,6 +64,10 @@ export async function runCommand(argv: string[]): Promise<number> {
       'y-train': { type: 'string' },
       'x-test': { type: 'string' },
       'y-test': { type: 'string' },
+      'x-train-file': { type: 'string' },
+      'y-train-file': { type: 'string' },
+      'x-test-file': { type: 'string' },
+      'y-test-file': { type: 'string' },
       params: { type: 'string' },
       out: { type: 'string' },
       result: { type: 'string' },
@@ -71,7 +80,11 @@ export async function runCommand(argv: string[]): Promise<number> {
   }
   if (positionals.length !== 1) throw new UsageError(`expected one MODEL file, found ${positionals.length}`, RUN_USAGE);
   const modelPath = await requireInputFile(positionals[0]!, 'MODEL');
-  const datasetPath = values.data === undefined ? null : await requireInputFile(values.data, '--data');
+  const npyFiles = await requireNpyFiles(values);
+  if (values.data !== undefined && npyFiles.length > 0) {
+    throw new UsageError(`--data and --${npyFiles[0]!.option} both give a dataset; use either one NPZ or the .npy files`, RUN_USAGE);
+  }
+  let datasetPath = values.data === undefined ? null : await requireInputFile(values.data, '--data');
   const outPath = await requireOutputPath(
     values.out ?? path.join(userWorkingDirectory(), `${path.basename(modelPath, path.extname(modelPath))}-clustered.h5`),
     '--out',
@@ -104,10 +117,18 @@ export async function runCommand(argv: string[]): Promise<number> {
   if (Object.keys(fineTune).length > 0) base.fine_tune = fineTune;
   if (Object.keys(dataset).length > 0) base.dataset = dataset;
   const params = parseOrThrow(JobParamsSchema, base as JobParamsInput);
+  if (npyFiles.length > 0) requireNpyPairs(npyFiles, params.fine_tune.epochs);
 
   const workDir = await mkdtemp(path.join(os.tmpdir(), 'centroid-run-'));
   const reporter = createProgressReporter();
   try {
+    if (npyFiles.length > 0) {
+      datasetPath = path.join(workDir, 'dataset.npz');
+      await packNpyFiles(
+        datasetPath,
+        npyFiles.map((file) => ({ name: params.dataset[file.key], path: file.path })),
+      );
+    }
     const result = await runPipeline(
       {
         modelPath,
@@ -139,5 +160,42 @@ export async function runCommand(argv: string[]): Promise<number> {
   } finally {
     reporter.finish();
     await rm(workDir, { recursive: true, force: true });
+  }
+}
+
+type ArrayKey = 'x_train' | 'y_train' | 'x_test' | 'y_test';
+
+/** A dataset array given as its own `.npy` file. */
+interface NpyFileOption {
+  key: ArrayKey;
+  /** The option without its leading dashes, such as `x-train-file`. */
+  option: string;
+  path: string;
+}
+
+const ARRAY_KEYS: ArrayKey[] = ['x_train', 'y_train', 'x_test', 'y_test'];
+
+async function requireNpyFiles(values: Record<string, unknown>): Promise<NpyFileOption[]> {
+  const files: NpyFileOption[] = [];
+  for (const key of ARRAY_KEYS) {
+    const option = `${key.replace('_', '-')}-file`;
+    const value = values[option];
+    if (typeof value === 'string') files.push({ key, option, path: await requireInputFile(value, `--${option}`) });
+  }
+  return files;
+}
+
+/** Raises a UsageError unless the files include the test pair, and the training pair when fine-tuning or when half of it is given. */
+function requireNpyPairs(files: NpyFileOption[], epochs: number): void {
+  const given = new Set(files.map((file) => file.key));
+  const needed: ArrayKey[] = ['x_test', 'y_test'];
+  if (epochs > 0 || given.has('x_train') || given.has('y_train')) needed.unshift('x_train', 'y_train');
+  const missing = needed.filter((key) => !given.has(key));
+  if (missing.length > 0) {
+    const options = missing.map((key) => `--${key.replace('_', '-')}-file`).join(', ');
+    throw new UsageError(
+      `missing ${options}: a dataset given as .npy files needs the test pair, and the training pair when --epochs is above 0 (it is ${epochs})`,
+      RUN_USAGE,
+    );
   }
 }
