@@ -31,6 +31,11 @@ export interface LayerDescription {
   enclosingModels: { name: string; className: string }[];
   /** The layer's weights, in order. */
   weights: WeightDescription[];
+  /**
+   * Whether `weights` may be incomplete, because they could not all be attributed to their
+   * layers; such a layer is never reported as having nothing to cluster. @defaultValue false
+   */
+  weightsUnknown?: boolean;
 }
 
 export interface WeightDescription {
@@ -204,6 +209,7 @@ export function decideLayers(layers: readonly LayerDescription[], params: Select
   }
 
   for (const [ruleIndex, matched] of decidedByName) {
+    if (matched.some(({ layer }) => layer.weightsUnknown === true)) continue;
     if (matched.some(({ decisions: layerDecisions }) => layerDecisions.some((decision) => decision.clusterable))) continue;
     throw notClusterableError(rules, ruleIndex, matched);
   }
