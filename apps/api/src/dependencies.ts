@@ -1,5 +1,6 @@
 // Services and settings that the routes use, gathered in one object so that tests can build
 // the app around their own Redis prefix and data folder.
+import type { WorkerRecord } from '@centroid/contracts';
 import type { ArtifactStore, CancelSignal, ClusterQueue, JobStore } from '@centroid/jobs';
 import type { UploadLimits } from './job-submission.js';
 import type { DatasetInspector } from './dataset-check.js';
@@ -12,6 +13,8 @@ export interface RouteDependencies {
   cancelSignal: Pick<CancelSignal, 'request'>;
   /** Sends PING to Redis, for /readyz. */
   pingRedis: () => Promise<unknown>;
+  /** Returns the workers whose heartbeat has not expired, for /readyz (`WorkerRegistry.list`). */
+  listWorkers: () => Promise<WorkerRecord[]>;
   limits: UploadLimits;
   inspectModel: ModelInspector;
   inspectDataset: DatasetInspector;

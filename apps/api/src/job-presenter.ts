@@ -1,5 +1,6 @@
 // Job records store URLs as paths. Responses carry absolute URLs built on the public URL of
-// the service, or on the request's own scheme and host when none is configured.
+// the service, or on the request's own scheme and host when none is configured. Every
+// response has the `worker` field, null until a worker starts the job.
 import type { Job } from '@centroid/contracts';
 import { withAbsoluteUrls } from '@centroid/jobs';
 import type { FastifyRequest } from 'fastify';
@@ -10,5 +11,5 @@ export function baseUrlOf(request: FastifyRequest, publicUrl: string | undefined
 }
 
 export function presentJob(job: Job, baseUrl: string): Job {
-  return withAbsoluteUrls(job, baseUrl);
+  return { ...withAbsoluteUrls(job, baseUrl), worker: job.worker ?? null };
 }

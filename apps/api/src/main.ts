@@ -1,6 +1,6 @@
 // Starts the API server from environment variables (see config.ts) and drains it on SIGTERM
 // or SIGINT: /readyz turns 503 first, then in-flight requests finish before the port closes.
-import { ArtifactStore, CancelSignal, ClusterQueue, JobStore, createApiConnection } from '@centroid/jobs';
+import { ArtifactStore, CancelSignal, ClusterQueue, JobStore, WorkerRegistry, createApiConnection } from '@centroid/jobs';
 import { pino } from 'pino';
 import { buildApp } from './app.js';
 import { readApiConfig } from './config.js';
@@ -24,6 +24,7 @@ async function main(): Promise<void> {
   });
 
   const queue = new ClusterQueue({ connection: redis, prefix: config.redisPrefix });
+  const workers = new WorkerRegistry({ connection: redis, prefix: config.redisPrefix });
   let shuttingDown = false;
 
   const app = await buildApp({
@@ -32,6 +33,7 @@ async function main(): Promise<void> {
     artifacts: new ArtifactStore({ root: config.dataDir }),
     cancelSignal: new CancelSignal({ connection: redis, prefix: config.redisPrefix }),
     pingRedis: () => redis.ping(),
+    listWorkers: () => workers.list(),
     limits: { maxModelBytes: config.maxModelBytes, maxDatasetBytes: config.maxDatasetBytes },
     ...(config.publicUrl === undefined ? {} : { publicUrl: config.publicUrl }),
     allowPrivateWebhooks: config.allowPrivateWebhooks,

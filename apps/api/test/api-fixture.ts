@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ArtifactStore, CancelSignal, ClusterQueue, JobStore, createApiConnection } from '@centroid/jobs';
+import { ArtifactStore, CancelSignal, ClusterQueue, JobStore, WorkerRegistry, createApiConnection } from '@centroid/jobs';
 import type { FastifyInstance } from 'fastify';
 import { buildApp, type AppOptions } from '../src/index.js';
 
@@ -47,6 +47,7 @@ export async function createApiFixture(overrides: Partial<AppOptions> = {}): Pro
     artifacts,
     cancelSignal,
     pingRedis: () => redis.ping(),
+    listWorkers: () => new WorkerRegistry({ connection: redis, prefix }).list(),
     limits: { maxModelBytes: MAX_MODEL_BYTES, maxDatasetBytes: MAX_DATASET_BYTES },
     logger: false,
     ...overrides,

@@ -18,7 +18,7 @@ async function main(): Promise<void> {
   for (const skipped of backend.skipped) log.info({ backend: skipped.name, reason: skipped.reason }, 'backend skipped');
   log.info({ backend: backend.name, version: backend.version }, 'backend selected');
 
-  const worker = await startWorker({ ...config, logger: log });
+  const worker = await startWorker({ ...config, backend: { name: backend.name, version: backend.version }, logger: log });
 
   const shutdown = (signal: string): void => {
     log.info({ signal }, 'shutdown requested');

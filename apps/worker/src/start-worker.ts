@@ -1,11 +1,12 @@
 // Builds and starts a worker: a BullMQ Worker on the cluster queue whose processor runs each
 // job's pipeline in a child process, plus the cancellation watcher and the webhook sender.
-import { ClusterJobDataSchema, type ClusterJobData } from '@centroid/contracts';
+import { ClusterJobDataSchema, type Backend, type ClusterJobData } from '@centroid/contracts';
 import {
   ArtifactStore,
   CLUSTER_QUEUE_NAME,
   CancelSignal,
   JobStore,
+  WorkerRegistry,
   createWorkerConnection,
   DEFAULT_REDIS_URL,
   type RedisConnection,
@@ -15,6 +16,7 @@ import { pino, type Logger } from 'pino';
 import { CancelWatcher } from './cancel-watcher.js';
 import { ClusterJobProcessor } from './cluster-job-processor.js';
 import { WebhookSender, type WebhookSenderOptions } from './webhook-sender.js';
+import { WorkerHeartbeat } from './worker-heartbeat.js';
 
 export interface WorkerOptions {
   /** @defaultValue redis://127.0.0.1:6379 */
@@ -42,6 +44,13 @@ export interface WorkerOptions {
   /** Interval of the cancellation flag poll, in milliseconds. @defaultValue 1000 */
   cancelPollIntervalMs?: number;
   webhookDelivery?: WebhookSenderOptions['delivery'];
+  /**
+   * TensorFlow.js backend that the pipelines run on, as `selectBackend` returned it. The
+   * worker publishes it for GET /readyz and records it on each job it starts. @defaultValue null, not known
+   */
+  backend?: Backend | null;
+  /** Time between the heartbeats that keep this worker listed on GET /readyz, in milliseconds. @defaultValue 10000 */
+  heartbeatIntervalMs?: number;
   /** @defaultValue a pino logger at info level */
   logger?: Logger;
 }
@@ -56,6 +65,7 @@ export interface RunningWorker {
 }
 
 export const DEFAULT_SHUTDOWN_DEADLINE_MS = 25_000;
+export const DEFAULT_HEARTBEAT_INTERVAL_MS = 10_000;
 
 export async function startWorker(options: WorkerOptions = {}): Promise<RunningWorker> {
   const log = options.logger ?? pino({ level: 'info' });
@@ -69,6 +79,13 @@ export async function startWorker(options: WorkerOptions = {}): Promise<RunningW
   const store = new JobStore({ connection, prefix });
   const cancelSignal = new CancelSignal({ connection, prefix });
   const cancelWatcher = new CancelWatcher(cancelSignal, subscriber, options.cancelPollIntervalMs ?? 1000, log);
+  const heartbeat = new WorkerHeartbeat({
+    registry: new WorkerRegistry({ connection, prefix }),
+    backend: options.backend ?? null,
+    concurrency: options.concurrency ?? 1,
+    intervalMs: options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS,
+    log,
+  });
   const webhooks = new WebhookSender({
     store,
     connection,
@@ -86,6 +103,7 @@ export async function startWorker(options: WorkerOptions = {}): Promise<RunningW
     cancelSignal,
     cancelWatcher,
     webhooks,
+    worker: { id: heartbeat.id, backend: options.backend ?? null },
     ...(options.pipelineModule === undefined ? {} : { pipelineModule: options.pipelineModule }),
     ...(options.progressIntervalMs === undefined ? {} : { progressIntervalMs: options.progressIntervalMs }),
     log,
@@ -102,6 +120,7 @@ export async function startWorker(options: WorkerOptions = {}): Promise<RunningW
   worker.on('failed', (job, error) => log.error({ err: error, jobId: job?.id }, 'queue job failed outside the pipeline'));
   worker.on('error', (error) => log.error({ err: error }, 'worker error'));
   await worker.waitUntilReady();
+  await heartbeat.start();
   log.info({ queue: queueName, prefix, concurrency: options.concurrency ?? 1, pipelineModule: options.pipelineModule ?? '@centroid/pipeline' }, 'worker started');
 
   let closing: Promise<void> | null = null;
@@ -117,6 +136,7 @@ export async function startWorker(options: WorkerOptions = {}): Promise<RunningW
     }
 
     await webhooks.close(deadlineMs);
+    await heartbeat.stop();
     await cancelWatcher.close();
     await subscriber.quit();
     await connection.quit();

@@ -13,3 +13,17 @@ describe('readWorkerConfig integers', () => {
     });
   }
 });
+
+describe('readWorkerConfig heartbeat interval', () => {
+  it('defaults to 10 seconds', () => {
+    assert.equal(readWorkerConfig({}).heartbeatIntervalMs, 10_000);
+  });
+
+  it('reads CENTROID_HEARTBEAT_INTERVAL_MS', () => {
+    assert.equal(readWorkerConfig({ CENTROID_HEARTBEAT_INTERVAL_MS: '2500' }).heartbeatIntervalMs, 2500);
+  });
+
+  it('rejects an interval below 100 ms', () => {
+    assert.throws(() => readWorkerConfig({ CENTROID_HEARTBEAT_INTERVAL_MS: '50' }), /Invalid CENTROID_HEARTBEAT_INTERVAL_MS='50': expected an integer from 100/);
+  });
+});

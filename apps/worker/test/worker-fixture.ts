@@ -26,6 +26,8 @@ export const FIXTURE_PIPELINE = fileURLToPath(new URL('./fixtures/fixture-pipeli
 export interface WorkerFixture {
   worker: RunningWorker;
   redis: RedisConnection;
+  /** Redis key prefix of this fixture's jobs, queue and worker records. */
+  prefix: string;
   store: JobStore;
   queue: ClusterQueue;
   artifacts: ArtifactStore;
@@ -96,7 +98,7 @@ export async function createWorkerFixture(overrides: Partial<WorkerOptions> = {}
     await rm(dataDir, { recursive: true, force: true });
   };
 
-  return { worker, redis, store, queue, artifacts, cancelSignal, dataDir, submit, waitForJob, close };
+  return { worker, redis, prefix, store, queue, artifacts, cancelSignal, dataDir, submit, waitForJob, close };
 }
 
 async function deleteKeys(redis: RedisConnection, prefix: string): Promise<void> {

@@ -7,3 +7,4 @@ export * from './validation.js';
 export * from './cluster-job-data.js';
 export * from './job-page.js';
 export * from './layer-selection.js';
+export * from './worker.js';

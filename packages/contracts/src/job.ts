@@ -140,6 +140,14 @@ export const WebhookAttemptSchema = z.object({
   error: z.string().nullable(),
 });
 
+export const JobWorkerSchema = z.object({
+  /** Id of the worker process, as GET /readyz lists it. */
+  id: z.string(),
+  /** TensorFlow.js backend of that worker, or null when it did not report one. */
+  backend: BackendSchema.nullable(),
+});
+export type JobWorker = z.infer<typeof JobWorkerSchema>;
+
 export const JobSchema = z.object({
   id: z.string(),
   status: z.enum(JOB_STATUSES),
@@ -157,5 +165,11 @@ export const JobSchema = z.object({
     .object({ url: z.string(), delivered: z.boolean(), attempts: z.array(WebhookAttemptSchema) })
     .nullable(),
   urls: z.object({ self: z.string(), artifacts: z.string() }),
+  /**
+   * The worker that started the job last, with its backend. The API returns null until a
+   * worker starts the job. Stored records may omit it, as those written before workers
+   * recorded it do.
+   */
+  worker: JobWorkerSchema.nullable().optional(),
 });
 export type Job = z.infer<typeof JobSchema>;
