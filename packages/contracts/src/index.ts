@@ -8,3 +8,4 @@ export * from './cluster-job-data.js';
 export * from './job-page.js';
 export * from './layer-selection.js';
 export * from './worker.js';
+export * from './json-schema.js';
