@@ -63,22 +63,34 @@ function requireArray(
   return array;
 }
 
-/** Converts to float32 and scales, raising DATASET_INVALID at the first NaN or infinite value. */
+/**
+ * Converts to float32 and scales, raising DATASET_INVALID at the first value that is NaN or
+ * infinite, before or after scaling, or that overflows float32.
+ */
 function toFloat32(array: DatasetArray, scale: number, field: string, file: string): Float32Array {
   const out = new Float32Array(array.data.length);
   for (let i = 0; i < out.length; i++) {
-    const value = Number(array.data[i]) * scale;
-    if (!Number.isFinite(value)) {
-      throw new CentroidError(
-        'DATASET_INVALID',
-        `Array '${array.name}' in ${file} has the value ${Number(array.data[i])} at flat index ${i}` +
-          `${scale === 1 ? '' : ` (${value} after input_scale ${scale})`}; expected finite numbers.`,
-        { file, field },
-      );
-    }
-    out[i] = value;
+    const value = Number(array.data[i]);
+    const scaled = value * scale;
+    out[i] = scaled;
+    if (!Number.isFinite(out[i])) throw nonFiniteValue(array, i, value, scale, field, file);
   }
   return out;
+}
+
+function nonFiniteValue(array: DatasetArray, index: number, value: number, scale: number, field: string, file: string): CentroidError {
+  const sampleSize = array.shape.slice(1).reduce((a, b) => a * b, 1);
+  const sample = sampleSize === 0 ? 0 : Math.floor(index / sampleSize);
+  const scaled = value * scale;
+  let becomes = '';
+  if (Number.isFinite(value) && scale !== 1) becomes = `, which is ${scaled} after input_scale ${scale}`;
+  if (Number.isFinite(scaled)) becomes += `${becomes === '' ? ', which is' : ' and'} ${Math.fround(scaled)} as float32`;
+  return new CentroidError(
+    'DATASET_INVALID',
+    `Array '${array.name}' in ${file} has the value ${value} at flat index ${index} (sample ${sample}, shape ${describeShape(array.shape)})` +
+      `${becomes}; expected finite numbers.`,
+    { file, field },
+  );
 }
 
 /** Checks x against the model input and returns the shape to build the tensor with. */
@@ -157,28 +169,48 @@ function labelsFor(
       if (!Number.isInteger(value) || value < 0 || value >= classes) {
         throw new CentroidError(
           'DATASET_INVALID',
-          `Array '${array.name}' in ${file} has label ${value} at index ${i}; expected a class index from 0 to ${classes - 1}.`,
+          `Array '${array.name}' in ${file} has label ${value} at index ${i} (shape ${describeShape(shape)}); ` +
+            `expected a class index from 0 to ${classes - 1} for a model whose output is ${describeShape(outputShape)}.`,
           { file, field },
         );
       }
       indices[i] = value;
     }
   } else if (isOneHot) {
-    if (labelForm === 'one_hot') return tf.tensor2d(toFloat32(array, 1, field, file), [samples, classes], 'float32');
-    indices = new Int32Array(samples);
-    for (let i = 0; i < samples; i++) {
-      let best = 0;
-      for (let c = 1; c < classes; c++) {
-        if (Number(array.data[i * classes + c]) > Number(array.data[i * classes + best])) best = c;
-      }
-      indices[i] = best;
-    }
+    const values = toFloat32(array, 1, field, file);
+    if (labelForm === 'one_hot') return tf.tensor2d(values, [samples, classes], 'float32');
+    indices = oneHotToIndices(values, samples, classes, (row) => {
+      const found = Array.from(values.subarray(row * classes, (row + 1) * classes)).join(', ');
+      return new CentroidError(
+        'DATASET_INVALID',
+        `Array '${array.name}' in ${file} has row ${row} [${found}] (shape ${describeShape(shape)}), which is not one-hot; ` +
+          `expected one 1 and 0 elsewhere, because the model's loss takes class indices.`,
+        { file, field },
+      );
+    });
   } else {
     throw mismatch(`(n,) class indices or (n, ${classes}) one-hot labels`);
   }
 
   if (labelForm === 'index') return tf.tensor1d(indices, 'int32');
   return tf.tidy(() => tf.oneHot(tf.tensor1d(indices, 'int32'), classes).toFloat());
+}
+
+/** Returns the position of the 1 in each row, raising `notOneHot(row)` for a row that is not exactly one 1 and 0 elsewhere. */
+function oneHotToIndices(values: Float32Array, samples: number, classes: number, notOneHot: (row: number) => Error): Int32Array {
+  const indices = new Int32Array(samples);
+  for (let row = 0; row < samples; row++) {
+    let hot = -1;
+    for (let c = 0; c < classes; c++) {
+      const value = values[row * classes + c];
+      if (value === 0) continue;
+      if (value !== 1 || hot !== -1) throw notOneHot(row);
+      hot = c;
+    }
+    if (hot === -1) throw notOneHot(row);
+    indices[row] = hot;
+  }
+  return indices;
 }
 
 type ArrayKey = keyof Omit<DatasetParams, 'input_scale'>;
