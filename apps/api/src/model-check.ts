@@ -1,20 +1,33 @@
 // The check an uploaded model passes before its job is queued, so that an obviously wrong
-// file is rejected at once instead of becoming a failed job.
-import { CentroidError } from '@centroid/contracts';
+// file, or a `layers` rule that does not fit the model, is rejected at once instead of
+// becoming a failed job.
+import { CentroidError, decideLayers, type SelectionParams } from '@centroid/contracts';
 import { inspectModelFile } from '@centroid/model-io';
+import { describeModelLayers } from './model-layers.js';
 
-/** Raises MODEL_FORMAT_UNSUPPORTED or MODEL_INVALID when the file at `path` is not a usable model. */
-export type ModelInspector = (path: string, filename: string) => Promise<unknown>;
+/**
+ * Raises MODEL_FORMAT_UNSUPPORTED or MODEL_INVALID when the file at `path` is not a usable
+ * model, and PARAMS_INVALID or LAYER_NOT_CLUSTERABLE when a `layers` rule of `params` names
+ * a layer that the model lacks or that has nothing to cluster.
+ */
+export type ModelInspector = (path: string, filename: string, params: SelectionParams) => Promise<unknown>;
 
 /**
  * Checks the HDF5 signature, the Keras model config and the weight index, without reading
- * weight values. Errors name the form field `model` unless they point at something narrower.
+ * weight values, then the job's `layers` rules with the same decisions the engine makes.
+ * Errors of the file name the form field `model` unless they point at something narrower.
  */
-export const inspectUploadedModel: ModelInspector = async (path, filename) => {
+export const inspectUploadedModel: ModelInspector = async (path, filename, params) => {
+  let inspection;
   try {
-    return await inspectModelFile(path, filename);
+    inspection = await inspectModelFile(path, filename);
   } catch (error) {
     if (!(error instanceof CentroidError) || error.location.field !== undefined) throw error;
     throw new CentroidError(error.code, error.message, { ...error.location, field: 'model' }, { cause: error });
   }
+
+  if (params.layers !== undefined && params.layers.length > 0) {
+    decideLayers(describeModelLayers(inspection.modelConfig, inspection.weights), params);
+  }
+  return inspection;
 };

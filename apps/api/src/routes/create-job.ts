@@ -20,7 +20,7 @@ export function registerCreateJobRoute(app: FastifyInstance, dependencies: Route
 
     try {
       const submission = await readJobSubmission(request, jobId, artifacts, limits, allowPrivateWebhooks);
-      await inspectModel(submission.model.path, submission.model.filename);
+      await inspectModel(submission.model.path, submission.model.filename, submission.params);
       if (submission.dataset !== null) {
         await inspectDataset(submission.dataset.path, submission.dataset.filename, submission.params);
       }
