@@ -1,7 +1,9 @@
-// Reading and writing model files and datasets: Keras HDF5 models, TF.js models built
-// from them, NumPy arrays, and size measurement.
+// Reading and writing model files and datasets: Keras HDF5 models, Keras 3 `.keras`
+// archives, TF.js layers models, TF.js models built from them, NumPy arrays, and size
+// measurement.
 export { readKerasH5 } from './keras-h5/read.js';
 export { writeKerasH5 } from './keras-h5/write.js';
+export { readKerasArchive } from './keras-archive/read.js';
 export { toLayersModel } from './keras-h5/to-layers-model.js';
 export { inspectModelFile } from './inspect.js';
 export { readNpy } from './npy.js';
@@ -12,6 +14,8 @@ export { measureFile, gzipFile } from './size.js';
 export type { KerasModelConfig, KerasModelFile, TrainingConfig, WeightDtype, WeightEntry } from './keras-h5/types.js';
 export type { WriteKerasH5Result, WriteWarning } from './keras-h5/write.js';
 export type { WeightBinding } from './keras-h5/to-layers-model.js';
+export type { KerasArchiveFile, ModelFile, ModelFormat, TfjsModelFile, TfjsWeightGroup, TfjsWeightSpec } from './model-types.js';
+export type { ReadKerasArchiveOptions } from './keras-archive/read.js';
 export type { IsolationOptions } from './keras-h5/isolated.js';
 export type { ModelFileSummary, ModelInspection } from './inspect.js';
 export type { NdArray, NdDtype, NdTypedArray } from './npy.js';

@@ -55,6 +55,14 @@ export async function copyIntoMemfs(hostPath: string): Promise<string> {
   return memfsPath;
 }
 
+/** Writes bytes to a fresh file of the in-memory file system and returns its path there. */
+export async function writeIntoMemfs(bytes: Uint8Array): Promise<string> {
+  const module = await loadH5wasm();
+  const memfsPath = createMemfsPath();
+  module.FS.writeFile(memfsPath, bytes);
+  return memfsPath;
+}
+
 /** Returns the contents of a file in the in-memory file system. */
 export function readMemfsFile(memfsPath: string): Uint8Array {
   return loadedH5wasm().FS.readFile(memfsPath);

@@ -1,6 +1,7 @@
 // Entry point of the child process that runs HDF5 work for `readKerasH5`,
-// `inspectKerasH5` and `writeKerasH5`.
+// `inspectKerasH5`, `writeKerasH5` and the `.keras` archive reader.
 import { serveChildTasks } from '../isolation/run-in-child.js';
+import { readKerasArchiveInProcess } from '../keras-archive/read.js';
 import { inspectKerasH5InProcess } from './inspect.js';
 import { readKerasH5InProcess } from './read.js';
 import { writeKerasH5InProcess } from './write.js';
@@ -9,4 +10,5 @@ serveChildTasks({
   readKerasH5: readKerasH5InProcess,
   inspectKerasH5: inspectKerasH5InProcess,
   writeKerasH5: writeKerasH5InProcess,
+  readKerasArchive: readKerasArchiveInProcess,
 });

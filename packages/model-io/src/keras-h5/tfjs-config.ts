@@ -270,8 +270,61 @@ function findUnsupportedReasons(layer: LayerConfig): string[] {
   return [...(setting === null ? [] : [setting]), ...findUnsupportedArguments(layer)];
 }
 
+function isKeras3Node(node: unknown): boolean {
+  return typeof node === 'object' && node !== null && !Array.isArray(node) && 'args' in node;
+}
+
+/**
+ * Shifts the node index of every reference to a nested model by one in a Keras 3
+ * functional config. TF.js, like Keras 2, gives a nested functional model a node of its
+ * own when it is built, so its first call in the outer graph is node 1, while Keras 3
+ * numbers that call node 0. Without the shift TF.js reads the nested model's inner
+ * node and reports a disconnected graph.
+ */
+function shiftNestedModelNodes(model: LayerConfig): void {
+  const layers = model.config.layers;
+  if (!Array.isArray(layers) || !layers.some((layer) => isLayerConfig(layer) && Array.isArray(layer.inbound_nodes) && layer.inbound_nodes.some(isKeras3Node))) {
+    return;
+  }
+  const nestedModels = new Set(
+    layers.filter((layer): layer is LayerConfig => isLayerConfig(layer) && MODEL_CLASSES.has(layer.class_name)).map(layerName),
+  );
+  if (nestedModels.size === 0) {
+    return;
+  }
+
+  for (const layer of layers) {
+    if (!isLayerConfig(layer) || !Array.isArray(layer.inbound_nodes)) {
+      continue;
+    }
+    for (const node of layer.inbound_nodes.filter(isKeras3Node) as { args: unknown; kwargs?: unknown }[]) {
+      for (const reference of [...collectTensorReferences(node.args, []), ...collectTensorReferences(Object.values(node.kwargs ?? {}), [])]) {
+        const history = reference.config.keras_history;
+        if (nestedModels.has(history[0])) {
+          history[1] += 1;
+        }
+      }
+    }
+  }
+  for (const key of ['input_layers', 'output_layers']) {
+    const endpoints = nestEndpointList(model.config[key]);
+    if (!Array.isArray(endpoints)) {
+      continue;
+    }
+    for (const endpoint of endpoints) {
+      if (Array.isArray(endpoint) && typeof endpoint[0] === 'string' && nestedModels.has(endpoint[0]) && typeof endpoint[1] === 'number') {
+        endpoint[1] += 1;
+      }
+    }
+    model.config[key] = endpoints;
+  }
+}
+
 function translateLayer(layer: LayerConfig): void {
   const { config } = layer;
+  if (MODEL_CLASSES.has(layer.class_name)) {
+    shiftNestedModelNodes(layer);
+  }
   translateDtype(layer);
   translateInboundNodes(layer);
   translateLayerArguments(layer);

@@ -7,7 +7,8 @@ import { CentroidError } from '@centroid/contracts';
 
 import { translateModelConfig, unsupportedLayersError } from './tfjs-config.js';
 
-import type { KerasModelFile, WeightEntry } from './types.js';
+import type { ModelFile } from '../model-types.js';
+import type { WeightEntry } from './types.js';
 
 /** Links a weight of the file to the TF.js layer weight that stores it. */
 export interface WeightBinding {
@@ -21,17 +22,40 @@ function formatShape(shape: readonly (number | null)[]): string {
   return `[${shape.join(', ')}]`;
 }
 
+/** Returns the names from the outer model down to the layer that owns a weight. */
+function layerPathOf(weight: WeightEntry): string[] {
+  return weight.layerPath ?? [weight.layer];
+}
+
+/** Groups weights by owning layer, keyed by the layer path joined with `/`, in first-seen order. */
 function groupByLayer(weights: WeightEntry[]): Map<string, WeightEntry[]> {
   const byLayer = new Map<string, WeightEntry[]>();
   for (const weight of weights) {
-    const entries = byLayer.get(weight.layer) ?? [];
+    const key = layerPathOf(weight).join('/');
+    const entries = byLayer.get(key) ?? [];
     entries.push(weight);
-    byLayer.set(weight.layer, entries);
+    byLayer.set(key, entries);
   }
   return byLayer;
 }
 
-async function buildModel(file: KerasModelFile): Promise<tf.LayersModel> {
+/** Finds a layer by its path of names through nested models, or returns null. */
+function findLayer(model: tf.LayersModel, path: string[]): tf.layers.Layer | null {
+  let current: tf.layers.Layer = model;
+  for (const name of path) {
+    if (!(current instanceof tf.LayersModel)) {
+      return null;
+    }
+    const next: tf.layers.Layer | undefined = current.layers.find((layer) => layer.name === name);
+    if (next === undefined) {
+      return null;
+    }
+    current = next;
+  }
+  return current;
+}
+
+async function buildModel(file: ModelFile): Promise<tf.LayersModel> {
   const { topology, unsupported } = translateModelConfig(file.modelConfig);
   if (unsupported.length > 0) {
     throw unsupportedLayersError(file.filename, unsupported);
@@ -57,15 +81,13 @@ async function buildModel(file: KerasModelFile): Promise<tf.LayersModel> {
  * position. Raises MODEL_WEIGHTS_MISMATCH when a layer is missing on either side or a
  * count or shape disagrees.
  */
-function bindWeights(file: KerasModelFile, model: tf.LayersModel): WeightBinding[] {
+function bindWeights(file: ModelFile, model: tf.LayersModel): WeightBinding[] {
   const byLayer = groupByLayer(file.weights);
   const bindings: WeightBinding[] = [];
 
   for (const [layerName, entries] of byLayer) {
-    let layer: tf.layers.Layer;
-    try {
-      layer = model.getLayer(layerName);
-    } catch {
+    const layer = findLayer(model, layerPathOf(entries[0] as WeightEntry));
+    if (layer === null) {
       throw new CentroidError(
         'MODEL_WEIGHTS_MISMATCH',
         `${file.filename}: the file has weights for layer "${layerName}", but the model config has no layer of that name.`,
@@ -97,8 +119,9 @@ function bindWeights(file: KerasModelFile, model: tf.LayersModel): WeightBinding
     });
   }
 
-  const unfilled = model.layers.find((layer) => layer.weights.length > 0 && !byLayer.has(layer.name));
-  if (unfilled !== undefined) {
+  const bound = new Set(bindings.map((binding) => binding.layer));
+  const unfilled = findUnboundLayer(model, bound);
+  if (unfilled !== null) {
     throw new CentroidError(
       'MODEL_WEIGHTS_MISMATCH',
       `${file.filename}: layer "${unfilled.name}" has ${unfilled.weights.length} weights in the model config, ` +
@@ -107,6 +130,23 @@ function bindWeights(file: KerasModelFile, model: tf.LayersModel): WeightBinding
     );
   }
   return bindings;
+}
+
+/**
+ * Returns a layer with weights that no binding covers, looking inside nested models
+ * whose weights were bound layer by layer, or null when every weight is bound.
+ */
+function findUnboundLayer(model: tf.LayersModel, bound: Set<tf.layers.Layer>): tf.layers.Layer | null {
+  for (const layer of model.layers) {
+    if (layer.weights.length === 0 || bound.has(layer)) {
+      continue;
+    }
+    const unbound = layer instanceof tf.LayersModel ? findUnboundLayer(layer, bound) : layer;
+    if (unbound !== null) {
+      return unbound;
+    }
+  }
+  return null;
 }
 
 function assignWeights(bindings: WeightBinding[]): void {
@@ -131,7 +171,7 @@ function assignWeights(bindings: WeightBinding[]): void {
  * faithfully, and MODEL_WEIGHTS_MISMATCH when the file's weights do not fit the config.
  * Uses whichever TF.js backend is active.
  */
-export async function toLayersModel(file: KerasModelFile): Promise<{ model: tf.LayersModel; bindings: WeightBinding[] }> {
+export async function toLayersModel(file: ModelFile): Promise<{ model: tf.LayersModel; bindings: WeightBinding[] }> {
   const model = await buildModel(file);
   try {
     const bindings = bindWeights(file, model);

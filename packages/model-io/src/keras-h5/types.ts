@@ -30,8 +30,19 @@ export interface WeightEntry {
   layer: string;
   /** Weight name as stored in the layer's `weight_names` attribute, such as `conv2d/kernel:0`. */
   name: string;
-  /** Absolute HDF5 path of the dataset, such as `/model_weights/conv2d/conv2d/kernel:0`. */
+  /**
+   * Location of the tensor in its file, unique within the model: the absolute HDF5 dataset
+   * path (`/model_weights/conv2d/conv2d/kernel:0` in a `.h5` file, `/layers/conv2d/vars/0`
+   * in the `model.weights.h5` of a `.keras` archive), or the weight name of a TF.js
+   * weights manifest. Writers take replacements keyed by it.
+   */
   datasetPath: string;
+  /**
+   * Layer names from the outermost model down to the TF.js layer that owns this weight,
+   * such as `['encoder', 'dense_1']` for a layer of a nested model. Absent, the weight
+   * belongs to the top-level layer named by `layer`.
+   */
+  layerPath?: string[];
   /** Dimensions; `[]` for a scalar. */
   shape: number[];
   /** Storage type in the file. */

@@ -25,6 +25,7 @@ import { defaultTimeoutMs, runIsolatedH5Task } from './isolated.js';
 
 import type { H5File } from '../hdf5/h5wasm.js';
 import type { IsolationOptions } from './isolated.js';
+import type { ModelFile } from '../model-types.js';
 import type { KerasModelFile, WeightDtype } from './types.js';
 
 /** Something the writer did that the caller should report, such as dropping optimizer state. */
@@ -57,7 +58,7 @@ export function encodeFloats(values: Float32Array, dtype: WeightDtype): Uint8Arr
  * dataset's own dtype. Raises MODEL_WEIGHTS_MISMATCH for a path that is not a weight of
  * the model or for a value count that differs from the weight's.
  */
-function encodeReplacements(source: KerasModelFile, replacements: Map<string, Float32Array>): Map<string, Uint8Array> {
+export function encodeReplacements(source: ModelFile, replacements: Map<string, Float32Array>): Map<string, Uint8Array> {
   const weightsByPath = new Map(source.weights.map((weight) => [weight.datasetPath, weight]));
   const encoded = new Map<string, Uint8Array>();
 
@@ -179,7 +180,7 @@ async function writeClusteredCopy(
   }
 }
 
-function checkReplacementSizes(file: H5File, replacements: Map<string, Uint8Array>, filename: string): void {
+export function checkReplacementSizes(file: H5File, replacements: Map<string, Uint8Array>, filename: string): void {
   for (const [datasetPath, bytes] of replacements) {
     const dataset = file.get(datasetPath);
     if (dataset === null || !('type' in dataset) || dataset.type !== 'Dataset') {
@@ -218,7 +219,7 @@ function rebuildWithoutOptimizer(source: H5File, memfsTarget: string, replacemen
   target.close();
 }
 
-function overwriteDatasets(memfsPath: string, replacements: Map<string, Uint8Array>): void {
+export function overwriteDatasets(memfsPath: string, replacements: Map<string, Uint8Array>): void {
   const file = openH5File(memfsPath, 'a');
   try {
     for (const [datasetPath, bytes] of replacements) {
@@ -232,7 +233,7 @@ function overwriteDatasets(memfsPath: string, replacements: Map<string, Uint8Arr
 }
 
 /** Writes through a temporary file in the same folder and renames it, so `path` never contains a partial file. */
-async function writeAtomically(path: string, bytes: Uint8Array): Promise<void> {
+export async function writeAtomically(path: string, bytes: Uint8Array): Promise<void> {
   const temporaryPath = join(dirname(path), `.${basename(path)}.${randomUUID()}.partial`);
   try {
     await writeFile(temporaryPath, bytes);

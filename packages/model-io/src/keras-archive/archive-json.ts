@@ -1,0 +1,35 @@
+// Parses the JSON members of model archives (`config.json`, `metadata.json`, TF.js
+// `model.json`) with a size cap, because a huge JSON text would exhaust memory long
+// before the parser finished.
+import { CentroidError } from '@centroid/contracts';
+
+/** Largest JSON member parsed: 64 MiB, far above the few megabytes of the largest known model configs (an estimate). */
+export const MAX_JSON_MEMBER_BYTES = 64 * 1024 * 1024;
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Parses a JSON object of at most MAX_JSON_MEMBER_BYTES; raises MODEL_INVALID naming the file and member otherwise. */
+export function parseJsonObject(bytes: Uint8Array, filename: string, member: string): Record<string, unknown> {
+  if (bytes.byteLength > MAX_JSON_MEMBER_BYTES) {
+    throw new CentroidError(
+      'MODEL_INVALID',
+      `${filename}: ${member} has ${bytes.byteLength} bytes, more than the limit of ${MAX_JSON_MEMBER_BYTES} bytes for a JSON member.`,
+      { file: filename },
+    );
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new CentroidError('MODEL_INVALID', `${filename}: ${member} is not valid UTF-8 JSON (${reason}).`, { file: filename }, { cause: error });
+  }
+  if (!isPlainObject(parsed)) {
+    throw new CentroidError('MODEL_INVALID', `${filename}: ${member} should be a JSON object, found ${JSON.stringify(parsed)?.slice(0, 80)}.`, {
+      file: filename,
+    });
+  }
+  return parsed;
+}
