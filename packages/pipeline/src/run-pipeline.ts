@@ -159,8 +159,11 @@ export async function runPipeline(input: PipelineInput, hooks: PipelineHooks = {
     const replacements = new Map<string, Float32Array>();
     const layers: LayerReport[] = [];
     for (const binding of bindings) {
-      const target = targets.find((t) => t.layer === binding.layer && t.weightIndex === binding.weightIndex);
-      const weight = selection.find((w) => w.layer === binding.layer && w.weightIndex === binding.weightIndex);
+      // Match by variable, because a nested model binds its file weights to the nested model
+      // while selection and targets name the inner layer that owns each weight.
+      const variable = binding.layer.weights[binding.weightIndex];
+      const target = targets.find((t) => t.layer.weights[t.weightIndex] === variable);
+      const weight = selection.find((w) => w.layer.weights[w.weightIndex] === variable);
       const after = target === undefined ? undefined : clusteredValues.get(target);
       if (after !== undefined) replacements.set(binding.entry.datasetPath, after);
       const before = originalValues.get(binding.entry.datasetPath) ?? binding.entry.values;

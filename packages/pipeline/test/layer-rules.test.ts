@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { CentroidError, type LayerReport } from '@centroid/contracts';
+import { fixturePath } from '@centroid/examples';
+import { readKerasH5 } from '@centroid/model-io';
+import { runPipeline } from '../src/index.js';
+import { bitsOf, pipelineInput, withTempDir } from './helpers.js';
+
+/** Conv2D, DepthwiseConv2D, BatchNormalization, SeparableConv2D, TimeDistributed(Dense), a nested Sequential and a 6-weight Dense. */
+const layerMix = fixturePath('layer-mix.h5');
+
+function reportOf(layers: LayerReport[], weight: string): LayerReport {
+  const found = layers.find((layer) => layer.weight === weight);
+  assert.ok(found, `no report for ${weight}: ${layers.map((layer) => layer.weight).join(', ')}`);
+  return found;
+}
+
+describe('runPipeline with layers rules', () => {
+  it('applies per-layer rules and reports each N', async () => {
+    await withTempDir(async (dir) => {
+      const result = await runPipeline(
+        pipelineInput(layerMix, null, dir, {
+          number_of_clusters: 8,
+          cluster_centroids_init: 'linear',
+          layers: [
+            { match: { name: 'conv' }, number_of_clusters: 4, cluster_biases: true },
+            { match: { name: 'depthwise' }, cluster_depthwise: true, number_of_clusters: 5 },
+            { match: { name: 'head_out' }, number_of_clusters: 3 },
+            { match: { name: 'separable' }, action: 'exclude' },
+          ],
+        }),
+      );
+      const { layers } = result.metrics;
+      const expected: [string, number | null][] = [
+        ['conv/kernel:0', 4],
+        ['conv/bias:0', null],
+        ['depthwise/depthwise_kernel:0', 5],
+        ['depthwise/bias:0', null],
+        ['bn/gamma:0', null],
+        ['separable/pointwise_kernel:0', null],
+        ['td_dense/kernel:0', 8],
+        ['head_dense/kernel:0', 8],
+        ['head_out/kernel:0', 3],
+        ['tiny/kernel:0', null],
+      ];
+      for (const [weight, numberOfClusters] of expected) {
+        const report = reportOf(layers, weight);
+        assert.equal(report.number_of_clusters, numberOfClusters, weight);
+        assert.equal(report.clustered, numberOfClusters !== null, weight);
+        if (numberOfClusters !== null) assert.ok(report.distinct_after <= numberOfClusters, `${weight}: ${report.distinct_after} distinct values`);
+      }
+      // conv/bias has only 4 values, no more than the 4 clusters of its rule.
+      assert.match(reportOf(layers, 'conv/bias:0').reason, /4 weights, no more than the 4 clusters/);
+      assert.match(reportOf(layers, 'separable/pointwise_kernel:0').reason, /excluded by layers\[3\] \(name "separable"\)/);
+      assert.match(reportOf(layers, 'tiny/kernel:0').reason, /6 weights, no more than the 8 clusters/);
+      assert.match(reportOf(layers, 'conv/kernel:0').reason, /included by layers\[0\] \(name "conv"\)/);
+
+      const original = await readKerasH5(layerMix);
+      const written = await readKerasH5(path.join(dir, 'model.h5'));
+      for (const weight of original.weights) {
+        const report = reportOf(layers, weight.name);
+        const after = written.weights.find((candidate) => candidate.datasetPath === weight.datasetPath)!;
+        if (!report.clustered) assert.deepEqual(bitsOf(after.values), bitsOf(weight.values), `${weight.name} is untouched`);
+      }
+    });
+  });
+
+  it('raises for a named layer with nothing to cluster', async () => {
+    await withTempDir(async (dir) => {
+      await assert.rejects(
+        runPipeline(pipelineInput(layerMix, null, dir, { number_of_clusters: 8, layers: [{ match: { name: 'bn' } }] })),
+        (error: unknown) => {
+          assert.ok(error instanceof CentroidError, String(error));
+          assert.equal(error.code, 'LAYER_NOT_CLUSTERABLE');
+          assert.equal(error.location.layer, 'bn');
+          assert.match(error.message, /includes layer "bn" \(BatchNormalization\)/);
+          return true;
+        },
+      );
+    });
+  });
+});
