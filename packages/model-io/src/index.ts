@@ -4,6 +4,7 @@
 export { readKerasH5 } from './keras-h5/read.js';
 export { writeKerasH5 } from './keras-h5/write.js';
 export { readKerasArchive } from './keras-archive/read.js';
+export { writeKerasArchive } from './keras-archive/write.js';
 export { toLayersModel } from './keras-h5/to-layers-model.js';
 export { inspectModelFile } from './inspect.js';
 export { readNpy } from './npy.js';

@@ -1,7 +1,8 @@
 // Entry point of the child process that runs HDF5 work for `readKerasH5`,
-// `inspectKerasH5`, `writeKerasH5` and the `.keras` archive reader.
+// `inspectKerasH5`, `writeKerasH5` and the `.keras` archive reader and writer.
 import { serveChildTasks } from '../isolation/run-in-child.js';
 import { readKerasArchiveInProcess } from '../keras-archive/read.js';
+import { writeKerasArchiveInProcess } from '../keras-archive/write.js';
 import { inspectKerasH5InProcess } from './inspect.js';
 import { readKerasH5InProcess } from './read.js';
 import { writeKerasH5InProcess } from './write.js';
@@ -11,4 +12,5 @@ serveChildTasks({
   inspectKerasH5: inspectKerasH5InProcess,
   writeKerasH5: writeKerasH5InProcess,
   readKerasArchive: readKerasArchiveInProcess,
+  writeKerasArchive: writeKerasArchiveInProcess,
 });
