@@ -25,6 +25,9 @@ Options:
                                   | kmeans | kmeans_1d_optimal
   --preserve-sparsity             pin one centroid at 0 and keep zero weights at 0
   --cluster-per-channel           N centroids per output channel of convolution kernels
+  --cluster-depthwise             also cluster the depthwise kernels of DepthwiseConv2D
+                                  and SeparableConv1D/2D
+  --cluster-biases                also cluster the biases of layers whose kernel is clustered
   --gradient-aggregation NAME     sum (default) | avg: how a centroid's gradient
                                   combines its members' gradients
   --epochs N                      fine-tuning epochs (default 1; 0 skips fine-tuning)
@@ -36,7 +39,8 @@ Options:
   --input-scale X                 factor applied to inputs, such as 0.00392156862745098 for bytes
   --x-train, --y-train, --x-test, --y-test NAME
                                   array names inside the NPZ (defaults: x_train, ...)
-  --params FILE                   job parameters as JSON; the options above override it
+  --params FILE                   job parameters as JSON; the options above override it.
+                                  Per-layer rules go there, in its "layers" list
   --out FILE                      clustered model (default: MODEL-clustered.h5 in this folder)
   --result FILE                   metrics as JSON (the job resource's metrics object)
 `;
@@ -52,6 +56,8 @@ export async function runCommand(argv: string[]): Promise<number> {
       'cluster-centroids-init': { type: 'string' },
       'preserve-sparsity': { type: 'boolean' },
       'cluster-per-channel': { type: 'boolean' },
+      'cluster-depthwise': { type: 'boolean' },
+      'cluster-biases': { type: 'boolean' },
       'gradient-aggregation': { type: 'string' },
       epochs: { type: 'string' },
       'batch-size': { type: 'string' },
@@ -103,6 +109,8 @@ export async function runCommand(argv: string[]): Promise<number> {
   setIf(base, 'cluster_centroids_init', values['cluster-centroids-init']);
   setIf(base, 'preserve_sparsity', values['preserve-sparsity']);
   setIf(base, 'cluster_per_channel', values['cluster-per-channel']);
+  setIf(base, 'cluster_depthwise', values['cluster-depthwise']);
+  setIf(base, 'cluster_biases', values['cluster-biases']);
   setIf(base, 'gradient_aggregation', values['gradient-aggregation']);
   setIf(fineTune, 'epochs', toNumber(values.epochs, '--epochs'));
   setIf(fineTune, 'batch_size', toNumber(values['batch-size'], '--batch-size'));
