@@ -23,8 +23,9 @@ const WRAPPERS = new Set(['TimeDistributed', 'Bidirectional']);
 /**
  * Returns every layer of the model config, the layers of nested models included, with the
  * weights that the file stores for it. The weights of a nested model are stored in one
- * group and are assigned to its layers by the layer name inside each weight's name; a
- * layer with a weight that cannot be assigned that way is marked `weightsUnknown`.
+ * group, so each is assigned to a layer by the layer name inside the weight's name. When
+ * one of them cannot be assigned that way, every layer of that nested model is marked
+ * `weightsUnknown`.
  */
 export function describeModelLayers(modelConfig: unknown, weights: readonly FileWeight[]): LayerDescription[] {
   const byGroup = new Map<string, FileWeight[]>();

@@ -1,6 +1,6 @@
-// Which weights of which layers are clustered, and with which settings, from the layer
-// classes, the weight names and shapes, and the job's `layers` rules. It needs no TF.js,
-// so that the API's check at submit and the engine decide from the same rules.
+// The choice of the weights to cluster and of their settings, from the layer classes, the
+// weight names and shapes, and the job's `layers` rules. It needs no TF.js, so that the
+// API's check at submit and the engine decide from the same rules.
 import { CentroidError } from './errors.js';
 import { NORMALIZATION_LAYER_CLASSES, type CentroidInitialisation, type JobParams, type LayerMatch, type LayerRule } from './params.js';
 
@@ -32,8 +32,8 @@ export interface LayerDescription {
   /** The layer's weights, in order. */
   weights: WeightDescription[];
   /**
-   * Whether `weights` may be incomplete, because they could not all be attributed to their
-   * layers; such a layer is never reported as having nothing to cluster. @defaultValue false
+   * Whether `weights` may be incomplete, because some weights could not be attributed to
+   * their layers. Such a layer is never reported as having nothing to cluster. @defaultValue false
    */
   weightsUnknown?: boolean;
 }
@@ -49,7 +49,7 @@ export interface WeightDescription {
 /** The decision for one weight. */
 export interface WeightDecision {
   clusterable: boolean;
-  /** Why, such as `kernel of Conv2D` or `bias of Dense: never clustered`. */
+  /** Why, such as `kernel of Conv2D` or `bias of Dense: never clustered unless cluster_biases is set`. */
   reason: string;
   /** The layer's settings, or null when the weight is not clustered. */
   settings: LayerSettings | null;
@@ -187,10 +187,10 @@ export function layerSettings(params: SelectionParams, rule: LayerRule | null = 
 
 /**
  * Decides every weight of every layer (`result[i][j]` is weight j of layer i). Raises
- * PARAMS_INVALID for a rule that names a layer the model does not have, and
+ * PARAMS_INVALID for a rule that names a layer the model does not have. Raises
  * LAYER_NOT_CLUSTERABLE for an `include` rule by name whose layer has no weight that can
- * be clustered (a BatchNormalization, a Flatten, a kernel no larger than the clusters),
- * unless a later rule excludes that layer again.
+ * be clustered, such as a BatchNormalization, a Flatten or a kernel no larger than its
+ * clusters, unless a later rule excludes that layer again.
  */
 export function decideLayers(layers: readonly LayerDescription[], params: SelectionParams): WeightDecision[][] {
   const rules = params.layers ?? [];

@@ -55,14 +55,14 @@ export const WebhookParamsSchema = z
   })
   .strict();
 
-/** Layer classes whose weights are never clustered, whatever a rule asks. */
+/** Layer classes whose weights are never clustered, whatever a rule requests. */
 export const NORMALIZATION_LAYER_CLASSES = ['BatchNormalization', 'LayerNormalization'] as const;
 
 /**
- * The layers a rule applies to: exactly one of `name` (the exact layer name), `pattern` (a
- * glob over layer names, where `*` matches any run of characters, `?` matches one
- * character and every other character matches itself, over the whole name) or `class`
- * (the Keras layer class, such as `Conv2D`). A rule also matches the layer that a
+ * The layers a rule applies to: exactly one of `name` (the exact layer name), `pattern` or
+ * `class` (the Keras layer class, such as `Conv2D`). A pattern is a glob matched against
+ * the whole layer name: `*` matches any run of characters, `?` matches one character and
+ * every other character matches itself. A rule also matches the layer that a
  * TimeDistributed or Bidirectional wrapper contains, and every layer of a nested model
  * that it matches by the nested model's name or class.
  */
