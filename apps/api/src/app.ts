@@ -15,6 +15,7 @@ import { registerDownloadArtifactRoute } from './routes/download-artifact.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerReadJobRoutes } from './routes/read-jobs.js';
 import { registerApiDocs } from './routes/api-docs.js';
+import { registerMetricsRoute } from './routes/metrics.js';
 
 export const DEFAULT_MAX_MODEL_BYTES = 2 * 1024 ** 3;
 export const DEFAULT_MAX_DATASET_BYTES = 4 * 1024 ** 3;
@@ -92,6 +93,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     sendProblem(reply, new CentroidError('ROUTE_NOT_FOUND', `No route for ${request.method} ${request.url.split('?')[0]}.`));
   });
 
+  registerMetricsRoute(app, dependencies.readSharedMetrics);
   await registerApiDocs(app, options.publicUrl);
   registerHealthRoutes(app, dependencies);
   registerCreateJobRoute(app, dependencies);

@@ -5,6 +5,7 @@ import type { ArtifactStore, CancelSignal, ClusterQueue, JobStore } from '@centr
 import type { UploadLimits } from './job-submission.js';
 import type { DatasetInspector } from './dataset-check.js';
 import type { ModelInspector } from './model-check.js';
+import type { SharedMetrics } from './routes/metrics.js';
 
 export interface RouteDependencies {
   store: JobStore;
@@ -15,6 +16,8 @@ export interface RouteDependencies {
   pingRedis: () => Promise<unknown>;
   /** Returns the workers whose heartbeat has not expired, for /readyz (`WorkerRegistry.list`). */
   listWorkers: () => Promise<WorkerRecord[]>;
+  /** Reads the queue depths and the workers' counters from Redis, for /metrics. */
+  readSharedMetrics: () => Promise<SharedMetrics>;
   limits: UploadLimits;
   inspectModel: ModelInspector;
   inspectDataset: DatasetInspector;

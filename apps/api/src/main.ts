@@ -3,6 +3,7 @@
 import { ArtifactStore, CancelSignal, ClusterQueue, JobStore, WorkerRegistry, createApiConnection } from '@centroid/jobs';
 import { pino } from 'pino';
 import { buildApp } from './app.js';
+import { createSharedMetricsReader } from './routes/metrics.js';
 import { readApiConfig } from './config.js';
 import { buildLoggerOptions } from './logger-options.js';
 
@@ -34,6 +35,7 @@ async function main(): Promise<void> {
     cancelSignal: new CancelSignal({ connection: redis, prefix: config.redisPrefix }),
     pingRedis: () => redis.ping(),
     listWorkers: () => workers.list(),
+    readSharedMetrics: createSharedMetricsReader(redis, config.redisPrefix),
     limits: { maxModelBytes: config.maxModelBytes, maxDatasetBytes: config.maxDatasetBytes },
     ...(config.publicUrl === undefined ? {} : { publicUrl: config.publicUrl }),
     allowPrivateWebhooks: config.allowPrivateWebhooks,

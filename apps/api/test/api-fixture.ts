@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ArtifactStore, CancelSignal, ClusterQueue, JobStore, WorkerRegistry, createApiConnection } from '@centroid/jobs';
 import type { FastifyInstance } from 'fastify';
-import { buildApp, type AppOptions } from '../src/index.js';
+import { buildApp, createSharedMetricsReader, type AppOptions } from '../src/index.js';
 
 export const TEST_REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 /** Model upload limit of the test app: room for the 28 KB fixture model, small enough to exceed cheaply. */
@@ -48,6 +48,7 @@ export async function createApiFixture(overrides: Partial<AppOptions> = {}): Pro
     cancelSignal,
     pingRedis: () => redis.ping(),
     listWorkers: () => new WorkerRegistry({ connection: redis, prefix }).list(),
+    readSharedMetrics: createSharedMetricsReader(redis, prefix),
     limits: { maxModelBytes: MAX_MODEL_BYTES, maxDatasetBytes: MAX_DATASET_BYTES },
     logger: false,
     ...overrides,

@@ -4,7 +4,7 @@
 // error escapes, and BullMQ logs it as a failed queue job.
 import path from 'node:path';
 import { CentroidError, type ClusterJobData, type Job, type JobError, type JobWorker } from '@centroid/contracts';
-import { applyStatus, artifactPath, type ArtifactStore, type JobStore, type CancelSignal } from '@centroid/jobs';
+import { applyStatus, artifactPath, type ArtifactStore, type JobStore, type CancelSignal, type ServiceCounters } from '@centroid/jobs';
 import type { PipelineResult } from '@centroid/pipeline';
 import type { Logger } from 'pino';
 import type { CancelWatcher } from './cancel-watcher.js';
@@ -18,6 +18,8 @@ export interface ClusterJobProcessorOptions {
   cancelSignal: CancelSignal;
   cancelWatcher: CancelWatcher;
   webhooks: WebhookSender;
+  /** Counts finished jobs for the API's /metrics. */
+  counters: Pick<ServiceCounters, 'recordJobFinished'>;
   /** This worker's id and backend, recorded on each job it starts. */
   worker: JobWorker;
   /** Module that exports runPipeline. @defaultValue `@centroid/pipeline` */
@@ -44,7 +46,7 @@ export class ClusterJobProcessor {
     const claimed = await this.claim(data.jobId, log);
     if (claimed === null) {
       await artifacts.removeUploads(data.jobId);
-      await this.sendWebhookOfSkippedJob(data.jobId);
+      await this.finishSkippedJob(data.jobId);
       return;
     }
 
@@ -53,6 +55,7 @@ export class ClusterJobProcessor {
     await artifacts.removeUploads(data.jobId);
     if (finished !== null) {
       log.info({ status: finished.status, code: finished.error?.code ?? null }, 'job finished');
+      await this.options.counters.recordJobFinished(finished.status, runSeconds(finished));
       await this.options.webhooks.send(finished);
     } else {
       log.warn('job record disappeared while the job ran');
@@ -60,15 +63,16 @@ export class ClusterJobProcessor {
   }
 
   /**
-   * Sends the webhook of a job that ended without running, canceled while queued, because
-   * the API does not send webhooks. Adding an event already queued does nothing, so a job
-   * taken twice gets one delivery.
+   * Counts a job that was canceled while queued and sends its webhook, because the API that
+   * canceled it does neither. Adding an event already queued does nothing, so a job taken
+   * twice gets one delivery.
    */
-  private async sendWebhookOfSkippedJob(jobId: string): Promise<void> {
+  private async finishSkippedJob(jobId: string): Promise<void> {
     const job = await this.options.store.get(jobId);
-    if (job?.status === 'canceled' && job.webhook !== null && job.webhook.attempts.length === 0) {
-      await this.options.webhooks.send(job);
-    }
+    if (job?.status !== 'canceled' || job.started_at !== null) return;
+
+    if (job.webhook === null || job.webhook.attempts.length === 0) await this.options.counters.recordJobFinished('canceled', null);
+    if (job.webhook !== null && job.webhook.attempts.length === 0) await this.options.webhooks.send(job);
   }
 
   /** Kills every running pipeline. Their jobs are then marked failed (WORKER_CRASHED) because the worker is shutting down. */
@@ -196,4 +200,10 @@ function toJobError(error: unknown): JobError {
   if (error instanceof CentroidError) return { code: error.code, message: error.message, ...error.location };
   const message = error instanceof Error ? error.message : String(error);
   return { code: 'INTERNAL', message: `The worker failed while running the job: ${message}` };
+}
+
+/** Returns the seconds from a job's start to its end, or null when either is missing. */
+function runSeconds(job: Job): number | null {
+  if (job.started_at === null || job.finished_at === null) return null;
+  return (Date.parse(job.finished_at) - Date.parse(job.started_at)) / 1000;
 }

@@ -6,6 +6,7 @@ import {
   CLUSTER_QUEUE_NAME,
   CancelSignal,
   JobStore,
+  ServiceCounters,
   WorkerRegistry,
   createWorkerConnection,
   DEFAULT_REDIS_URL,
@@ -86,8 +87,10 @@ export async function startWorker(options: WorkerOptions = {}): Promise<RunningW
     intervalMs: options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS,
     log,
   });
+  const counters = new ServiceCounters({ connection, prefix });
   const webhooks = new WebhookSender({
     store,
+    counters,
     connection,
     prefix,
     ...(options.webhookQueueName === undefined ? {} : { queueName: options.webhookQueueName }),
@@ -103,6 +106,7 @@ export async function startWorker(options: WorkerOptions = {}): Promise<RunningW
     cancelSignal,
     cancelWatcher,
     webhooks,
+    counters,
     worker: { id: heartbeat.id, backend: options.backend ?? null },
     ...(options.pipelineModule === undefined ? {} : { pipelineModule: options.pipelineModule }),
     ...(options.progressIntervalMs === undefined ? {} : { progressIntervalMs: options.progressIntervalMs }),

@@ -4,7 +4,7 @@
 // Every attempt is recorded on the job.
 import type { Job, WebhookDeliveryData, WebhookPayload } from '@centroid/contracts';
 import { WebhookDeliveryDataSchema } from '@centroid/contracts';
-import { WebhookQueue, withAbsoluteUrls, type JobStore, type RedisConnection } from '@centroid/jobs';
+import { WebhookQueue, withAbsoluteUrls, type JobStore, type RedisConnection, type ServiceCounters } from '@centroid/jobs';
 import { attemptWebhook, retryDelay, type BackoffOptions } from '@centroid/webhooks';
 import { Worker, type Job as QueueJob } from 'bullmq';
 import type { Logger } from 'pino';
@@ -35,6 +35,8 @@ export interface WebhookSenderOptions {
   publicUrl?: string;
   /** Overrides of the delivery settings, such as a short backoff in tests. */
   delivery?: WebhookDeliverySettings;
+  /** Counts ended deliveries for the API's /metrics. */
+  counters: Pick<ServiceCounters, 'recordWebhookOutcome'>;
   /** Deliveries attempted at once by this worker. @defaultValue 8 */
   concurrency?: number;
   log: Logger;
@@ -143,23 +145,25 @@ export class WebhookSender {
       ...(delivery?.maxResponseBytes === undefined ? {} : { maxResponseBytes: delivery.maxResponseBytes }),
     });
 
-    const delivered = result.outcome === 'delivered';
+    // The delivery ends here with an outcome, on the last attempt, or not at all when a retry follows.
+    const aborted = result.outcome === 'aborted';
+    const ending = aborted ? null : (result.outcome ?? (attemptNumber >= maxAttempts ? 'attempts_exhausted' : null));
+    // Counted before the job shows the attempt, so a client that sees it also sees the count.
+    if (ending !== null) await this.options.counters.recordWebhookOutcome(ending);
+
     const current = await store.get(data.jobId);
     const attempts = [...(current?.webhook?.attempts ?? []), result.attempt];
-    await store.setWebhook(data.jobId, { url: data.url, delivered, attempts });
+    await store.setWebhook(data.jobId, { url: data.url, delivered: result.outcome === 'delivered', attempts });
     log.info({ jobId: data.jobId, status: result.attempt.status, error: result.attempt.error, attempt: attemptNumber }, 'webhook attempt');
 
-    if (result.outcome === 'aborted') {
+    if (ending !== null) {
+      const level = ending === 'delivered' ? 'info' : 'warn';
+      log[level]({ jobId: data.jobId, outcome: ending, attempts: attemptNumber }, 'webhook delivery ended');
+      return;
+    }
+    if (aborted) {
       // Shutdown cut the attempt short, so a later worker makes it again.
       throw new RetryableAttemptError(`webhook ${data.webhookId}: attempt aborted by shutdown`, attemptNumber, undefined);
-    }
-    if (result.outcome !== null) {
-      log.info({ jobId: data.jobId, outcome: result.outcome, attempts: attemptNumber }, 'webhook delivery ended');
-      return;
-    }
-    if (attemptNumber >= maxAttempts) {
-      log.warn({ jobId: data.jobId, outcome: 'attempts_exhausted', attempts: attemptNumber }, 'webhook delivery ended');
-      return;
     }
     throw new RetryableAttemptError(`webhook ${data.webhookId}: ${result.attempt.error ?? 'attempt failed'}`, attemptNumber, result.retryAfter);
   }

@@ -79,6 +79,12 @@ describe('end to end', () => {
     assert.equal(recorded.webhook?.delivered, true);
     assert.equal(recorded.webhook?.attempts.length, 1);
     assert.equal(recorded.webhook?.attempts[0]?.status, 204);
+
+    // The worker's counters reach the API's /metrics through Redis.
+    const metrics = await (await fetch(`${baseUrl}/metrics`)).text();
+    assert.match(metrics, /^centroid_jobs_finished_total\{status="succeeded"\} [1-9]/m);
+    assert.match(metrics, /^centroid_job_duration_seconds_count\{status="succeeded"\} [1-9]/m);
+    assert.match(metrics, /^centroid_webhook_deliveries_total\{outcome="delivered"\} [1-9]/m);
   });
 
   it('serves a byte range over HTTP', async () => {

@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { buildApp } from '@centroid/api';
+import { buildApp, createSharedMetricsReader } from '@centroid/api';
 import { CentroidClient } from '@centroid/client';
 import { ArtifactStore, CancelSignal, ClusterQueue, JobStore, WorkerRegistry, createApiConnection } from '@centroid/jobs';
 import { generateWebhookSecret } from '@centroid/webhooks';
@@ -48,6 +48,7 @@ export async function startService(workerOptions: Partial<WorkerOptions> = {}): 
     cancelSignal: new CancelSignal({ connection: redis, prefix }),
     pingRedis: () => redis.ping(),
     listWorkers: () => new WorkerRegistry({ connection: redis, prefix }).list(),
+    readSharedMetrics: createSharedMetricsReader(redis, prefix),
     // The webhook receiver listens on 127.0.0.1.
     allowPrivateWebhooks: true,
     logger: false,

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { JobParamsSchema, WebhookPayloadSchema, type Job } from '@centroid/contracts';
-import { JobStore, WebhookQueue, buildQueuedJob, createJobId, createWorkerConnection, type RedisConnection } from '@centroid/jobs';
+import { JobStore, ServiceCounters, WebhookQueue, buildQueuedJob, createJobId, createWorkerConnection, type RedisConnection } from '@centroid/jobs';
 import { generateWebhookSecret, verifyWebhook } from '@centroid/webhooks';
 import { pino } from 'pino';
 import { WebhookSender, type WebhookDeliverySettings } from '../src/webhook-sender.js';
@@ -44,7 +44,8 @@ describe('WebhookSender', () => {
   });
 
   const startSender = async (delivery: WebhookDeliverySettings): Promise<WebhookSender> => {
-    const sender = new WebhookSender({ store, connection, prefix, secret, allowPrivateAddresses: true, delivery, log });
+    const counters = new ServiceCounters({ connection, prefix });
+    const sender = new WebhookSender({ store, counters, connection, prefix, secret, allowPrivateAddresses: true, delivery, log });
     await sender.start();
     return sender;
   };
@@ -65,6 +66,15 @@ describe('WebhookSender', () => {
       const job = await store.get(jobId);
       if (job !== null && done(job)) return job;
       if (Date.now() > deadline) throw new Error(`job ${jobId} did not reach the expected webhook state: ${JSON.stringify(job?.webhook)}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+
+  const waitForCounter = async (outcome: string, count: number): Promise<void> => {
+    const counters = new ServiceCounters({ connection, prefix });
+    const deadline = Date.now() + 5000;
+    while ((await counters.read()).webhookDeliveries[outcome] !== count) {
+      if (Date.now() > deadline) throw new Error(`webhook outcome ${outcome} was not counted ${count} times: ${JSON.stringify(await counters.read())}`);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   };
@@ -143,6 +153,7 @@ describe('WebhookSender', () => {
 
       const recorded = await waitForRecord(job.id, (current) => current.webhook?.attempts.length === 2);
       assert.equal(recorded.webhook?.delivered, false);
+      await waitForCounter('attempts_exhausted', 1);
       await new Promise((resolve) => setTimeout(resolve, 300));
       assert.equal(receiver.received.filter((webhook) => webhook.body.includes(job.id)).length, 2);
     } finally {
@@ -159,6 +170,7 @@ describe('WebhookSender', () => {
 
       const recorded = await waitForRecord(job.id, (current) => current.webhook?.attempts.length === 1);
       assert.equal(recorded.webhook?.delivered, false);
+      await waitForCounter('gone', 1);
       await new Promise((resolve) => setTimeout(resolve, 300));
       assert.equal(receiver.received.filter((webhook) => webhook.body.includes(job.id)).length, 1);
     } finally {

@@ -11,3 +11,4 @@ export * from './redis-connection.js';
 export * from './upload-writer.js';
 export * from './webhook-queue.js';
 export * from './worker-registry.js';
+export * from './service-counters.js';

@@ -60,6 +60,11 @@ export class WebhookQueue {
     return Object.values(counts).reduce((sum, count) => sum + count, 0);
   }
 
+  /** Counts the queue's jobs in each state: waiting, active, delayed, prioritized, completed and failed. */
+  async countByState(): Promise<Record<string, number>> {
+    return withRedis('count queued jobs', () => this.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed'));
+  }
+
   /** Deletes every key of the queue. Meant for tests that own their queue. */
   async obliterate(): Promise<void> {
     await this.queue.obliterate({ force: true });
