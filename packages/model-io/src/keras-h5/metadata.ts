@@ -55,7 +55,59 @@ function describeMissingModelConfig(file: H5File, rootKeys: string[], filename: 
   );
 }
 
+/**
+ * Largest config attribute accepted, in UTF-16 code units. Keras configs of models with
+ * thousands of layers take a few megabytes, an estimate from their per-layer size of 1 to 2 KB.
+ */
+export const MAX_CONFIG_LENGTH = 16 * 1024 * 1024;
+
+/**
+ * Deepest nesting of arrays and objects accepted in a config. Keras configs nest about 10
+ * levels per model, so this leaves room for deeply nested models. A config far deeper
+ * would overflow the stack of the recursive code that walks and serialises it.
+ */
+export const MAX_CONFIG_DEPTH = 512;
+
+/** Returns the deepest nesting of JSON arrays and objects in `text`, counting brackets outside strings. */
+function jsonDepth(text: string, limit: number): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const character = text.charCodeAt(i);
+    if (inString) {
+      if (character === 0x5c) i++;
+      else if (character === 0x22) inString = false;
+    } else if (character === 0x22) {
+      inString = true;
+    } else if (character === 0x5b || character === 0x7b) {
+      depth++;
+      deepest = Math.max(deepest, depth);
+      if (deepest > limit) return deepest;
+    } else if (character === 0x5d || character === 0x7d) {
+      depth--;
+    }
+  }
+  return deepest;
+}
+
 function parseJsonAttribute(text: string, name: string, filename: string): unknown {
+  if (text.length > MAX_CONFIG_LENGTH) {
+    throw new CentroidError(
+      'MODEL_INVALID',
+      `${filename}: the ${name} attribute is ${text.length} characters long, more than the limit of ${MAX_CONFIG_LENGTH}; ` +
+        'expected the JSON that Keras writes, which is far smaller.',
+      { file: filename },
+    );
+  }
+  if (jsonDepth(text, MAX_CONFIG_DEPTH) > MAX_CONFIG_DEPTH) {
+    throw new CentroidError(
+      'MODEL_INVALID',
+      `${filename}: the ${name} attribute nests JSON arrays and objects more than ${MAX_CONFIG_DEPTH} levels deep; ` +
+        'expected the JSON that Keras writes, which nests far less.',
+      { file: filename },
+    );
+  }
   try {
     return JSON.parse(text);
   } catch (error) {

@@ -10,6 +10,9 @@ import { translateModelConfig, unsupportedLayersError } from './tfjs-config.js';
 import type { ModelFile } from '../model-types.js';
 import type { WeightEntry } from './types.js';
 
+/** Longest TF.js error text kept in a message, in characters. */
+const MAX_REASON_LENGTH = 500;
+
 /** Links a weight of the file to the TF.js layer weight that stores it. */
 export interface WeightBinding {
   entry: WeightEntry;
@@ -66,7 +69,9 @@ async function buildModel(file: ModelFile): Promise<tf.LayersModel> {
   } catch (error) {
     // TF.js 4.22 follows "Unknown <kind>: <name>." with a generic list of causes; only the first sentence is kept.
     const firstLine = error instanceof Error ? (error.message.split('\n')[0] as string) : String(error);
-    const reason = firstLine.replace(/ This may be due to one of the following reasons:$/, '');
+    const fullReason = firstLine.replace(/ This may be due to one of the following reasons:$/, '');
+    // TF.js quotes the offending config, which a crafted file can make megabytes long.
+    const reason = fullReason.length > MAX_REASON_LENGTH ? `${fullReason.slice(0, MAX_REASON_LENGTH)}…` : fullReason;
     throw new CentroidError(
       'MODEL_LAYER_UNSUPPORTED',
       `${file.filename}: TF.js could not build the model from its model_config: ${reason}`,

@@ -1,0 +1,153 @@
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+
+import { isCentroidError } from '@centroid/contracts';
+
+import { loadH5wasm, openH5File, readMemfsFile, removeMemfsFile, writeIntoMemfs } from '../src/hdf5/h5wasm.js';
+import { inspectModelFile, readKerasH5, toLayersModel } from '../src/index.js';
+import { fixture, temporaryFolder } from './helpers.js';
+
+import type { TestContext } from 'node:test';
+import type { ErrorCode } from '@centroid/contracts';
+import type { H5File } from '../src/hdf5/h5wasm.js';
+
+async function assertRejects(promise: Promise<unknown>, code: ErrorCode, pattern: RegExp): Promise<Error> {
+  let rejection: Error | null = null;
+  await assert.rejects(promise, (error: unknown) => {
+    assert.ok(isCentroidError(error), `expected a CentroidError, got ${String(error)}`);
+    assert.equal(error.code, code, error.message);
+    assert.match(error.message, pattern);
+    rejection = error;
+    return true;
+  });
+  return rejection as unknown as Error;
+}
+
+/** Writes a copy of a fixture to a temporary file after `edit` has changed it with h5wasm. */
+async function editedCopy(t: TestContext, fixtureName: string, name: string, edit: (file: H5File) => void): Promise<string> {
+  await loadH5wasm();
+  const memfsPath = await writeIntoMemfs(await readFile(fixture(fixtureName)));
+  try {
+    const file = openH5File(memfsPath, 'a');
+    edit(file);
+    file.close();
+    const path = join(await temporaryFolder(t), name);
+    await writeFile(path, readMemfsFile(memfsPath));
+    return path;
+  } finally {
+    removeMemfsFile(memfsPath);
+  }
+}
+
+function replaceAttribute(file: H5File, name: string, value: string | string[]): void {
+  file.delete_attribute(name);
+  file.create_attribute(name, value);
+}
+
+/** Reads the file with both loaders and checks that each rejects it with `code` and `pattern`. */
+async function assertBothLoadersReject(path: string, code: ErrorCode, pattern: RegExp): Promise<void> {
+  await assertRejects(inspectModelFile(path), code, pattern);
+  await assertRejects(
+    readKerasH5(path).then((file) => toLayersModel(file)),
+    code,
+    pattern,
+  );
+}
+
+describe('hostile Keras configs', () => {
+  test('rejects a 50 MB config of nested lists', async (t) => {
+    const row = `[${new Array(1000).fill('0.125').join(',')}]`;
+    const rows = new Array(Math.ceil(50e6 / row.length)).fill(row).join(',');
+    const config = `{"class_name": "Sequential", "config": {"name": "huge", "layers": [${rows}]}}`;
+    const path = await editedCopy(t, 'small.h5', 'huge-config.h5', (file) => replaceAttribute(file, 'model_config', config));
+
+    await assertBothLoadersReject(path, 'MODEL_INVALID', /^huge-config\.h5: the model_config attribute is \d{8} characters long, more than the limit of 16777216/);
+  });
+
+  test('rejects a config of deeply nested lists', async (t) => {
+    const depth = 200_000;
+    const config = `{"class_name": "Sequential", "config": {"layers": ${'['.repeat(depth)}${']'.repeat(depth)}}}`;
+    const path = await editedCopy(t, 'small.h5', 'deep-lists.h5', (file) => replaceAttribute(file, 'model_config', config));
+
+    await assertBothLoadersReject(path, 'MODEL_INVALID', /^deep-lists\.h5: the model_config attribute nests JSON arrays and objects more than 512 levels deep/);
+  });
+
+  test('rejects a config of deeply nested objects', async (t) => {
+    const depth = 200_000;
+    const config = `{"class_name": "Sequential", "config": ${'{"a": '.repeat(depth)}1${'}'.repeat(depth)}}`;
+    const path = await editedCopy(t, 'small.h5', 'deep-objects.h5', (file) => replaceAttribute(file, 'model_config', config));
+
+    await assertBothLoadersReject(path, 'MODEL_INVALID', /nests JSON arrays and objects more than 512 levels deep/);
+  });
+
+  test('rejects a deeply nested training config', async (t) => {
+    const config = `{"loss": ${'['.repeat(10_000)}${']'.repeat(10_000)}}`;
+    const path = await editedCopy(t, 'dense-adam.h5', 'deep-training.h5', (file) => replaceAttribute(file, 'training_config', config));
+
+    await assertRejects(readKerasH5(path), 'MODEL_INVALID', /^deep-training\.h5: the training_config attribute nests JSON arrays and objects more than 512 levels deep/);
+  });
+
+  test('accepts brackets inside config strings', async (t) => {
+    const original = await readKerasH5(fixture('small.h5'));
+    const config = structuredClone(original.modelConfig);
+    (config.config as Record<string, unknown>).name = '['.repeat(2000);
+    const path = await editedCopy(t, 'small.h5', 'brackets.h5', (file) => replaceAttribute(file, 'model_config', JSON.stringify(config)));
+
+    const read = await readKerasH5(path);
+    assert.equal((read.modelConfig.config as Record<string, unknown>).name, '['.repeat(2000));
+  });
+
+  test('shortens a long TF.js error', async (t) => {
+    // 2 MB of lists in place of layers: under the size limit, but TF.js quotes them in its error.
+    const row = `[${new Array(1000).fill('0.125').join(',')}]`;
+    const config = `{"class_name": "Sequential", "config": {"name": "lists", "layers": [${new Array(350).fill(row).join(',')}]}}`;
+    const path = await editedCopy(t, 'small.h5', 'lists.h5', (file) => replaceAttribute(file, 'model_config', config));
+
+    const error = await assertRejects(
+      readKerasH5(path).then((file) => toLayersModel(file)),
+      'MODEL_LAYER_UNSUPPORTED',
+      /^lists\.h5: TF\.js could not build the model from its model_config: /,
+    );
+    assert.ok(error.message.length < 1000, `the message has ${error.message.length} characters`);
+  });
+
+  test('rejects a config that is not JSON', async (t) => {
+    const path = await editedCopy(t, 'small.h5', 'not-json.h5', (file) => replaceAttribute(file, 'model_config', "{'class_name': 'Sequential'}"));
+
+    await assertBothLoadersReject(path, 'MODEL_INVALID', /^not-json\.h5: the model_config attribute is not valid JSON/);
+  });
+});
+
+describe('hostile Keras weights', () => {
+  test('rejects weight shapes unlike the config', async (t) => {
+    // small.h5 is Input(3) -> Dense(2), so its kernel is 3×2; the edit points the layer at a 4×2 kernel.
+    const path = await editedCopy(t, 'small.h5', 'wrong-shape.h5', (file) => {
+      const group = file.get('/model_weights/dense/dense');
+      assert.ok(group !== null && 'create_dataset' in group);
+      group.create_dataset({ name: 'wrong:0', data: new Float32Array(8), shape: [4, 2], dtype: '<f' });
+      const layer = file.get('/model_weights/dense');
+      assert.ok(layer !== null && 'attrs' in layer);
+      layer.delete_attribute('weight_names');
+      layer.create_attribute('weight_names', ['dense/wrong:0', 'dense/bias:0']);
+    });
+
+    const file = await readKerasH5(path);
+    await assertRejects(
+      toLayersModel(file),
+      'MODEL_WEIGHTS_MISMATCH',
+      /^wrong-shape\.h5: weight "dense\/wrong:0" of layer "dense" should have shape \[3, 2\] according to the model config, but the file has shape \[4, 2\]/,
+    );
+  });
+
+  test('rejects a file h5wasm cannot open', async (t) => {
+    // A valid signature and superblock version, then noise where the root group address should be.
+    const bytes = await readFile(fixture('small.h5'));
+    bytes.fill(0xff, 8 + 16, 8 + 64);
+    const path = join(await temporaryFolder(t), 'noise.h5');
+    await writeFile(path, bytes);
+
+    await assertBothLoadersReject(path, 'MODEL_INVALID', /^noise\.h5 has an HDF5 signature but could not be read as HDF5/);
+  });
+});
