@@ -1,9 +1,8 @@
 // The check an uploaded model passes before its job is queued, so that an obviously wrong
 // file, or a `layers` rule that does not fit the model, is rejected at once instead of
 // becoming a failed job.
-import { CentroidError, decideLayers, type SelectionParams } from '@centroid/contracts';
+import { CentroidError, decideLayers, describeModelLayers, type SelectionParams } from '@centroid/contracts';
 import { inspectModelFile } from '@centroid/model-io';
-import { describeModelLayers } from './model-layers.js';
 
 /**
  * Raises MODEL_FORMAT_UNSUPPORTED or MODEL_INVALID when the file at `path` is not a usable

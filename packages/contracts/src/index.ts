@@ -9,3 +9,4 @@ export * from './job-page.js';
 export * from './layer-selection.js';
 export * from './worker.js';
 export * from './json-schema.js';
+export * from './keras-config-layers.js';

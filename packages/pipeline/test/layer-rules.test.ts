@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { CentroidError, type LayerReport } from '@centroid/contracts';
+import { CentroidError, JobParamsSchema, decideLayers, describeModelLayers, type JobParamsInput, type LayerReport } from '@centroid/contracts';
+import { selectBackend, selectWeights } from '@centroid/engine';
 import { fixturePath } from '@centroid/examples';
-import { readKerasH5 } from '@centroid/model-io';
+import { inspectModelFile, readKerasH5, toLayersModel } from '@centroid/model-io';
 import { runPipeline } from '../src/index.js';
 import { bitsOf, pipelineInput, withTempDir } from './helpers.js';
 
@@ -79,5 +80,48 @@ describe('runPipeline with layers rules', () => {
         },
       );
     });
+  });
+
+  it('agrees with the check at submit', async () => {
+    await selectBackend();
+    const inspection = await inspectModelFile(layerMix);
+    const descriptions = describeModelLayers(inspection.modelConfig, inspection.weights);
+    const { model } = await toLayersModel(await readKerasH5(layerMix));
+    const cases: Omit<JobParamsInput, 'number_of_clusters'>[] = [
+      {},
+      { cluster_depthwise: true, cluster_biases: true },
+      { layers: [{ match: { pattern: '*' }, action: 'exclude' }, { match: { name: 'head' }, number_of_clusters: 3 }] },
+      { layers: [{ match: { class: 'Dense' }, cluster_biases: true, number_of_clusters: 2 }, { match: { name: 'separable' }, cluster_depthwise: true }] },
+      { layers: [{ match: { name: 'dense' }, number_of_clusters: 4 }] },
+      { layers: [{ match: { name: 'bn' } }] },
+      { layers: [{ match: { name: 'tiny' } }] },
+      { layers: [{ match: { name: 'no_such_layer' }, action: 'exclude' }] },
+    ];
+
+    try {
+      for (const input of cases) {
+        const params = JobParamsSchema.parse({ number_of_clusters: 8, ...input });
+        const outcome = (decide: () => Map<string, boolean>) => {
+          try {
+            return decide();
+          } catch (error) {
+            assert.ok(error instanceof CentroidError, String(error));
+            return `${error.code} ${error.location.field}`;
+          }
+        };
+        const atSubmit = outcome(() => {
+          const decisions = decideLayers(descriptions, params);
+          const entries = descriptions.flatMap((layer, i) => layer.weights.map((weight, j) => [`${layer.name}/${weight.name}`, decisions[i]![j]!.clusterable] as const));
+          return new Map(entries);
+        });
+        const inEngine = outcome(() => {
+          const entries = selectWeights(model, params).map((selection) => [`${selection.layer.name}/${selection.weightName.split('/').pop()}`, selection.clusterable] as const);
+          return new Map(entries);
+        });
+        assert.deepEqual(atSubmit, inEngine, JSON.stringify(input));
+      }
+    } finally {
+      model.dispose();
+    }
   });
 });

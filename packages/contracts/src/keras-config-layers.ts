@@ -1,6 +1,6 @@
-// Describes the layers of an uploaded Keras model from its config and weight list, without
-// TF.js, so that the job's `layers` rules can be checked against it at submit.
-import type { LayerDescription, WeightDescription } from '@centroid/contracts';
+// Describes the layers of a Keras model from its config and weight list, without TF.js, so
+// that the API can check the job's `layers` rules against an upload at submit.
+import type { LayerDescription, WeightDescription } from './layer-selection.js';
 
 /** A weight dataset as `inspectModelFile` lists it. */
 export interface FileWeight {
