@@ -42,8 +42,9 @@ export const LayerReportSchema = z.object({
   weight: z.string(),
   shape: z.array(z.number().int()),
   clustered: z.boolean(),
-  /** Why the tensor was clustered or left alone, such as `kernel of Dense` or `bias: never clustered`. */
+  /** Why the tensor was clustered or left alone, such as `kernel of Dense` or `bias of Dense: never clustered unless cluster_biases is set`. */
   reason: z.string(),
+  /** Shared values this tensor was clustered to: its `layers` rule's number_of_clusters, else the job's; null when not clustered. */
   number_of_clusters: z.number().int().nullable(),
   distinct_before: z.number().int(),
   distinct_after: z.number().int(),
