@@ -13,7 +13,8 @@ export interface WorkerConfig extends WorkerOptions {
 /**
  * Reads REDIS_URL, CENTROID_REDIS_PREFIX, CENTROID_DATA_DIR, CENTROID_WORKER_CONCURRENCY,
  * CENTROID_PIPELINE_MODULE, CENTROID_WEBHOOK_SECRET, CENTROID_WEBHOOK_ALLOW_PRIVATE,
- * CENTROID_PUBLIC_URL, CENTROID_SHUTDOWN_DEADLINE_MS, CENTROID_HEARTBEAT_INTERVAL_MS and LOG_LEVEL.
+ * CENTROID_PUBLIC_URL, CENTROID_SHUTDOWN_DEADLINE_MS, CENTROID_RETENTION_HOURS (0 keeps jobs forever),
+ * CENTROID_HEARTBEAT_INTERVAL_MS and LOG_LEVEL.
  */
 export function readWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
   const secret = env.CENTROID_WEBHOOK_SECRET;
@@ -31,6 +32,7 @@ export function readWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     allowPrivateWebhooks: env.CENTROID_WEBHOOK_ALLOW_PRIVATE === '1',
     ...(env.CENTROID_PUBLIC_URL ? { publicUrl: env.CENTROID_PUBLIC_URL.replace(/\/+$/, '') } : {}),
     shutdownDeadlineMs: readInteger(env, 'CENTROID_SHUTDOWN_DEADLINE_MS', DEFAULT_SHUTDOWN_DEADLINE_MS, 0, 24 * 3600 * 1000),
+    retentionMs: readInteger(env, 'CENTROID_RETENTION_HOURS', 168, 0, 24 * 365 * 10) * 3600 * 1000,
     heartbeatIntervalMs: readInteger(env, 'CENTROID_HEARTBEAT_INTERVAL_MS', DEFAULT_HEARTBEAT_INTERVAL_MS, 100, 3600 * 1000),
     logLevel: env.LOG_LEVEL ?? 'info',
   };

@@ -10,6 +10,7 @@ import {
   WorkerRegistry,
   createWorkerConnection,
   DEFAULT_REDIS_URL,
+  DEFAULT_RETENTION_MS,
   type RedisConnection,
 } from '@centroid/jobs';
 import { Worker } from 'bullmq';
@@ -17,6 +18,7 @@ import { pino, type Logger } from 'pino';
 import { CancelWatcher } from './cancel-watcher.js';
 import { ClusterJobProcessor } from './cluster-job-processor.js';
 import { WebhookSender, type WebhookSenderOptions } from './webhook-sender.js';
+import { RetentionTimer } from './retention-timer.js';
 import { WorkerHeartbeat } from './worker-heartbeat.js';
 
 export interface WorkerOptions {
@@ -50,6 +52,11 @@ export interface WorkerOptions {
    * worker publishes it for GET /readyz and records it on each job it starts. @defaultValue null, not known
    */
   backend?: Backend | null;
+  /**
+   * Time a finished job and its artifacts are kept, in milliseconds; 0 keeps them forever.
+   * Every worker sweeps once at start and then hourly. @defaultValue 7 days
+   */
+  retentionMs?: number;
   /** Time between the heartbeats that keep this worker listed on GET /readyz, in milliseconds. @defaultValue 10000 */
   heartbeatIntervalMs?: number;
   /** @defaultValue a pino logger at info level */
@@ -100,9 +107,12 @@ export async function startWorker(options: WorkerOptions = {}): Promise<RunningW
     ...(options.webhookDelivery === undefined ? {} : { delivery: options.webhookDelivery }),
     log,
   });
+  const artifacts = new ArtifactStore(options.dataDir === undefined ? {} : { root: options.dataDir });
+  const retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
+  const retention = retentionMs === 0 ? null : new RetentionTimer({ store, artifacts, retentionMs, log });
   const processor = new ClusterJobProcessor({
     store,
-    artifacts: new ArtifactStore(options.dataDir === undefined ? {} : { root: options.dataDir }),
+    artifacts,
     cancelSignal,
     cancelWatcher,
     webhooks,
@@ -125,6 +135,7 @@ export async function startWorker(options: WorkerOptions = {}): Promise<RunningW
   worker.on('error', (error) => log.error({ err: error }, 'worker error'));
   await worker.waitUntilReady();
   await heartbeat.start();
+  retention?.start();
   log.info({ queue: queueName, prefix, concurrency: options.concurrency ?? 1, pipelineModule: options.pipelineModule ?? '@centroid/pipeline' }, 'worker started');
 
   let closing: Promise<void> | null = null;
@@ -141,6 +152,7 @@ export async function startWorker(options: WorkerOptions = {}): Promise<RunningW
 
     await webhooks.close(deadlineMs);
     await heartbeat.stop();
+    await retention?.stop();
     await cancelWatcher.close();
     await subscriber.quit();
     await connection.quit();

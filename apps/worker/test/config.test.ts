@@ -27,3 +27,18 @@ describe('readWorkerConfig heartbeat interval', () => {
     assert.throws(() => readWorkerConfig({ CENTROID_HEARTBEAT_INTERVAL_MS: '50' }), /Invalid CENTROID_HEARTBEAT_INTERVAL_MS='50': expected an integer from 100/);
   });
 });
+
+describe('readWorkerConfig retention', () => {
+  it('keeps jobs a week by default', () => {
+    assert.equal(readWorkerConfig({}).retentionMs, 7 * 24 * 3600 * 1000);
+  });
+
+  it('reads CENTROID_RETENTION_HOURS', () => {
+    assert.equal(readWorkerConfig({ CENTROID_RETENTION_HOURS: '2' }).retentionMs, 2 * 3600 * 1000);
+    assert.equal(readWorkerConfig({ CENTROID_RETENTION_HOURS: '0' }).retentionMs, 0);
+  });
+
+  it('rejects a negative retention', () => {
+    assert.throws(() => readWorkerConfig({ CENTROID_RETENTION_HOURS: '-1' }), /Invalid CENTROID_RETENTION_HOURS/);
+  });
+});

@@ -12,3 +12,4 @@ export * from './upload-writer.js';
 export * from './webhook-queue.js';
 export * from './worker-registry.js';
 export * from './service-counters.js';
+export * from './retention.js';

@@ -173,6 +173,24 @@ export class JobStore {
     return { jobs, nextCursor };
   }
 
+  /**
+   * Lists up to `limit` jobs oldest first, starting after the id `afterId` when given. Job ids
+   * sort by creation time, so this walks jobs in the order they were submitted.
+   */
+  async listOldest(limit: number, afterId?: string): Promise<Job[]> {
+    const lower = afterId === undefined ? '-' : `(${afterId}`;
+    const ids = await withRedis('list jobs', () => this.redis.zrange(this.indexKey(), lower, '+', 'BYLEX', 'LIMIT', 0, limit));
+    if (ids.length === 0) return [];
+
+    const raws = await withRedis('list jobs', () => this.redis.mget(ids.map((id) => this.jobKey(id))));
+    const jobs: Job[] = [];
+    raws.forEach((raw, index) => {
+      const id = ids[index];
+      if (raw !== null && id !== undefined) jobs.push(this.parse(id, raw));
+    });
+    return jobs;
+  }
+
   /** Deletes a record and its index entry. */
   async delete(id: string): Promise<void> {
     await withRedis('delete a job', () =>
