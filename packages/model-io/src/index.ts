@@ -5,6 +5,17 @@ export { readKerasH5 } from './keras-h5/read.js';
 export { writeKerasH5 } from './keras-h5/write.js';
 export { readKerasArchive } from './keras-archive/read.js';
 export { writeKerasArchive } from './keras-archive/write.js';
+export { readTfjsModel } from './tfjs/read.js';
+export { writeTfjsModel } from './tfjs/write.js';
+export {
+  canWriteFormat,
+  describeFormat,
+  detectModelFormat,
+  MODEL_ARTIFACT_NAMES,
+  MODEL_CONTENT_TYPES,
+  readModel,
+  writeModel,
+} from './model-file.js';
 export { toLayersModel } from './keras-h5/to-layers-model.js';
 export { inspectModelFile } from './inspect.js';
 export { readNpy } from './npy.js';
@@ -17,6 +28,8 @@ export type { WriteKerasH5Result, WriteWarning } from './keras-h5/write.js';
 export type { WeightBinding } from './keras-h5/to-layers-model.js';
 export type { KerasArchiveFile, ModelFile, ModelFormat, TfjsModelFile, TfjsWeightGroup, TfjsWeightSpec } from './model-types.js';
 export type { ReadKerasArchiveOptions } from './keras-archive/read.js';
+export type { ReadModelOptions } from './model-file.js';
+export type { ArchiveLimits } from './archive/model-archive.js';
 export type { IsolationOptions } from './keras-h5/isolated.js';
 export type { ModelFileSummary, ModelInspection } from './inspect.js';
 export type { NdArray, NdDtype, NdTypedArray } from './npy.js';

@@ -154,6 +154,47 @@ function findUnboundLayer(model: tf.LayersModel, bound: Set<tf.layers.Layer>): t
   return null;
 }
 
+/**
+ * Matches the weights of a TF.js manifest to the model's variables by name, as
+ * tf.loadLayersModel does. TF.js adds a process-wide counter to some names (the inner
+ * layers of Bidirectional, such as `forward_gru_GRU1`), so when a name is not found the
+ * weights are matched by position in `model.weights`, the order that TF.js saves them in.
+ */
+function bindTfjsWeights(file: ModelFile, model: tf.LayersModel): WeightBinding[] {
+  const slots = leafLayers(model).flatMap((layer) => layer.weights.map((variable, weightIndex) => ({ layer, weightIndex, variable })));
+  if (slots.length !== file.weights.length) {
+    throw new CentroidError(
+      'MODEL_WEIGHTS_MISMATCH',
+      `${file.filename}: the model config has ${slots.length} weights, but the weights manifest lists ${file.weights.length}.`,
+      { file: file.filename },
+    );
+  }
+
+  const byName = new Map(file.weights.map((entry) => [entry.name, entry]));
+  const allNamed = slots.every((slot) => byName.has(slot.variable.originalName));
+  const slotById = new Map(slots.map((slot) => [slot.variable.id, slot]));
+  const pairs = allNamed
+    ? slots.map((slot) => ({ slot, entry: byName.get(slot.variable.originalName) as WeightEntry }))
+    : model.weights.map((variable, index) => ({ slot: slotById.get(variable.id)!, entry: file.weights[index] as WeightEntry }));
+
+  return pairs.map(({ slot, entry }) => {
+    const expected = slot.variable.shape;
+    if (expected.length !== entry.shape.length || expected.some((size, axis) => size !== entry.shape[axis])) {
+      throw new CentroidError(
+        'MODEL_WEIGHTS_MISMATCH',
+        `${file.filename}: weight "${entry.name}" should have shape ${formatShape(expected)} for ${slot.variable.originalName} ` +
+          `according to the model topology, but the manifest gives shape ${formatShape(entry.shape)}.`,
+        { file: file.filename, layer: slot.layer.name },
+      );
+    }
+    return { entry, layer: slot.layer, weightIndex: slot.weightIndex };
+  });
+}
+
+function leafLayers(model: tf.LayersModel): tf.layers.Layer[] {
+  return model.layers.flatMap((layer) => (layer instanceof tf.LayersModel ? leafLayers(layer) : [layer]));
+}
+
 function assignWeights(bindings: WeightBinding[]): void {
   const byLayer = new Map<tf.layers.Layer, WeightBinding[]>();
   for (const binding of bindings) {
@@ -161,7 +202,8 @@ function assignWeights(bindings: WeightBinding[]): void {
   }
 
   for (const [layer, layerBindings] of byLayer) {
-    const tensors = layerBindings.map(({ entry }) => tf.tensor(entry.values, entry.shape, 'float32'));
+    const ordered = [...layerBindings].sort((a, b) => a.weightIndex - b.weightIndex);
+    const tensors = ordered.map(({ entry }) => tf.tensor(entry.values, entry.shape, 'float32'));
     try {
       layer.setWeights(tensors);
     } finally {
@@ -179,7 +221,7 @@ function assignWeights(bindings: WeightBinding[]): void {
 export async function toLayersModel(file: ModelFile): Promise<{ model: tf.LayersModel; bindings: WeightBinding[] }> {
   const model = await buildModel(file);
   try {
-    const bindings = bindWeights(file, model);
+    const bindings = file.format === 'tfjs' ? bindTfjsWeights(file, model) : bindWeights(file, model);
     assignWeights(bindings);
     return { model, bindings };
   } catch (error) {

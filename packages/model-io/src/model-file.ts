@@ -1,0 +1,147 @@
+// One entry point for every model format: detects the format of an upload, reads it,
+// and writes a clustered model in the same or another format.
+import { stat } from 'node:fs/promises';
+import { basename } from 'node:path';
+
+import { CentroidError } from '@centroid/contracts';
+
+import { withModelArchive } from './archive/model-archive.js';
+import { findHdf5Signature, guessFormat, readFileStart, toHex } from './file-signature.js';
+import { CONFIG_MEMBER, readKerasArchive, WEIGHTS_MEMBER } from './keras-archive/read.js';
+import { writeKerasArchive } from './keras-archive/write.js';
+import { readKerasH5 } from './keras-h5/read.js';
+import { writeKerasH5 } from './keras-h5/write.js';
+import { MODEL_JSON } from './tfjs/container.js';
+import { readTfjsModel } from './tfjs/read.js';
+import { writeTfjsModel } from './tfjs/write.js';
+
+import type { ArchiveLimits } from './archive/model-archive.js';
+import type { IsolationOptions } from './keras-h5/isolated.js';
+import type { WriteKerasH5Result } from './keras-h5/write.js';
+import type { ModelFile, ModelFormat } from './model-types.js';
+
+export type ReadModelOptions = IsolationOptions & ArchiveLimits;
+
+const SUPPORTED_FORMATS_HINT =
+  'Upload a Keras model saved with model.save("model.h5") or model.save("model.keras"), or a TF.js layers model ' +
+  '(model.json and its weight shards, zipped).';
+
+/**
+ * Returns the format of the model at `path`. A folder or a JSON file is a TF.js model,
+ * and a file with an HDF5 signature is Keras HDF5. A zip is a `.keras` archive when it
+ * has `config.json` and `model.weights.h5`, or a zipped TF.js model when it has a
+ * `model.json`. Raises MODEL_FORMAT_UNSUPPORTED for anything else, naming what the
+ * file looks like, and MODEL_INVALID for an empty file or a damaged zip.
+ */
+export async function detectModelFormat(path: string, filename: string = basename(path)): Promise<ModelFormat> {
+  if ((await stat(path)).isDirectory()) {
+    return 'tfjs';
+  }
+  if ((await findHdf5Signature(path)) !== null) {
+    return 'keras_h5';
+  }
+
+  const start = await readFileStart(path);
+  if (start.length === 0) {
+    throw new CentroidError('MODEL_INVALID', `${filename} is empty (0 bytes); expected a model file.`, { file: filename });
+  }
+  if (start[0] === 0x50 && start[1] === 0x4b) {
+    return detectArchiveFormat(path, filename);
+  }
+  const text = new TextDecoder('utf-8', { fatal: false }).decode(start).trimStart();
+  if (text.startsWith('{')) {
+    return 'tfjs';
+  }
+
+  const guess = guessFormat(start);
+  const looksLike = guess === null ? '' : ` It looks like ${guess}.`;
+  throw new CentroidError(
+    'MODEL_FORMAT_UNSUPPORTED',
+    `${filename} is not a model file that Centroid reads: it starts with ${toHex(start.subarray(0, 8))}.${looksLike} ${SUPPORTED_FORMATS_HINT}`,
+    { file: filename },
+  );
+}
+
+async function detectArchiveFormat(path: string, filename: string): Promise<ModelFormat> {
+  const names = await withModelArchive(path, filename, 'zip archive', {}, async (archive) => archive.entries.map((entry) => entry.name));
+  if (names.includes(CONFIG_MEMBER) && names.includes(WEIGHTS_MEMBER)) {
+    return 'keras';
+  }
+  if (names.some((name) => name === MODEL_JSON || name.endsWith(`/${MODEL_JSON}`))) {
+    return 'tfjs';
+  }
+  const listed = names.slice(0, 10).map((name) => `"${name}"`).join(', ') || 'no members';
+  throw new CentroidError(
+    'MODEL_FORMAT_UNSUPPORTED',
+    `${filename} is a zip archive but neither a Keras 3 .keras archive (config.json and model.weights.h5) nor a zipped ` +
+      `TF.js model (model.json); it contains ${listed}. ${SUPPORTED_FORMATS_HINT}`,
+    { file: filename },
+  );
+}
+
+/** Reads a model in any supported format; see `detectModelFormat` for how the format is chosen. */
+export async function readModel(path: string, filename: string = basename(path), options: ReadModelOptions = {}): Promise<ModelFile> {
+  const format = await detectModelFormat(path, filename);
+  switch (format) {
+    case 'keras_h5':
+      return readKerasH5(path, filename, options);
+    case 'keras':
+      return readKerasArchive(path, filename, options);
+    case 'tfjs':
+      return readTfjsModel(path, filename, options);
+  }
+}
+
+/** File name of the clustered model in each output format. */
+export const MODEL_ARTIFACT_NAMES: Record<ModelFormat, string> = {
+  keras_h5: 'model.h5',
+  keras: 'model.keras',
+  tfjs: 'model.tfjs.zip',
+};
+
+/** Content type of the clustered model in each output format. */
+export const MODEL_CONTENT_TYPES: Record<ModelFormat, string> = {
+  keras_h5: 'application/x-hdf5',
+  keras: 'application/zip',
+  tfjs: 'application/zip',
+};
+
+/**
+ * Writes `source` in `format` at `outPath` with the weights in `replacements` (keyed by
+ * `WeightEntry.datasetPath`) replaced. A model written in its own format keeps every
+ * other byte of its weights. TF.js output can be written from any source. Raises
+ * MODEL_FORMAT_UNSUPPORTED for a conversion into a Keras format from another format.
+ */
+export async function writeModel(
+  source: ModelFile,
+  format: ModelFormat,
+  outPath: string,
+  replacements: Map<string, Float32Array>,
+): Promise<WriteKerasH5Result> {
+  if (format === 'tfjs') {
+    return writeTfjsModel(source, outPath, replacements);
+  }
+  if (format === 'keras_h5' && source.format === 'keras_h5') {
+    return writeKerasH5(source, outPath, replacements);
+  }
+  if (format === 'keras' && source.format === 'keras') {
+    return writeKerasArchive(source, outPath, replacements);
+  }
+  // TODO: converting into .h5 or .keras from another format needs an HDF5 file written
+  // from scratch, and h5wasm 0.10 cannot create float16 datasets.
+  throw new CentroidError(
+    'MODEL_FORMAT_UNSUPPORTED',
+    `${source.filename}: converting a ${describeFormat(source.format)} into a ${describeFormat(format)} is not supported; ` +
+      `choose output_format "same" or "tfjs".`,
+    { file: source.filename, field: 'output_format' },
+  );
+}
+
+/** Returns whether `writeModel` can write `source` in `format`. */
+export function canWriteFormat(sourceFormat: ModelFormat, format: ModelFormat): boolean {
+  return format === 'tfjs' || format === sourceFormat;
+}
+
+export function describeFormat(format: ModelFormat): string {
+  return { keras_h5: 'Keras HDF5 model (.h5)', keras: 'Keras 3 archive (.keras)', tfjs: 'TF.js layers model' }[format];
+}

@@ -1,0 +1,130 @@
+// Reads a TF.js layers model: `model.json` and its weight shards, from a folder, a lone
+// `model.json` with its shards beside it, or a zip archive of them.
+import { open, stat } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
+
+import { CentroidError } from '@centroid/contracts';
+
+import { parseJsonObject } from '../keras-archive/archive-json.js';
+import { decodeFloats } from '../keras-h5/read.js';
+import { withTfjsFolder, withTfjsZip, MODEL_JSON } from './container.js';
+import { groupByteLength, parseModelJson } from './manifest.js';
+
+import type { ArchiveLimits } from '../archive/model-archive.js';
+import type { WeightEntry } from '../keras-h5/types.js';
+import type { TfjsModelFile, TfjsWeightGroup } from '../model-types.js';
+import type { TfjsContainer } from './container.js';
+
+/**
+ * Reads a TF.js layers model. `path` is a folder holding `model.json`, a `model.json`
+ * file whose shards lie beside it, or a zip archive of `model.json` and its shards.
+ * Raises MODEL_INVALID for a damaged or hostile archive, a `model.json` that is not JSON
+ * or too large, and shards that are missing or whose sizes disagree with the manifest;
+ * MODEL_LAYER_UNSUPPORTED for weights of a dtype other than float32 or float16.
+ */
+export async function readTfjsModel(path: string, filename: string = basename(path), limits: ArchiveLimits = {}): Promise<TfjsModelFile> {
+  return withTfjsContainer(path, filename, limits, (container) => readFromContainer(path, filename, container));
+}
+
+/** Opens the folder, lone `model.json` or zip at `path` and passes its files to `work`. */
+export async function withTfjsContainer<T>(
+  path: string,
+  filename: string,
+  limits: ArchiveLimits,
+  work: (container: TfjsContainer) => Promise<T>,
+): Promise<T> {
+  if ((await stat(path)).isDirectory()) {
+    return withTfjsFolder(path, MODEL_JSON, filename, work);
+  }
+  if (await startsWithZipSignature(path)) {
+    return withTfjsZip(path, filename, limits, work);
+  }
+  return withTfjsFolder(dirname(path), basename(path), filename, work);
+}
+
+async function startsWithZipSignature(path: string): Promise<boolean> {
+  const handle = await open(path, 'r');
+  try {
+    const buffer = Buffer.alloc(4);
+    const { bytesRead } = await handle.read(buffer, 0, 4, 0);
+    return bytesRead === 4 && buffer.readUInt32LE(0) === 0x04034b50;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Parses `model.json` and checks that every shard exists and that each group's shards hold exactly its weights. */
+export async function readManifest(container: TfjsContainer, filename: string) {
+  const modelJson = parseJsonObject(await container.readModelJson(), filename, container.modelJsonPath);
+  const parsed = parseModelJson(modelJson, filename);
+  for (const [groupIndex, group] of parsed.weightGroups.entries()) {
+    await checkShardSizes(container, group, groupIndex, filename);
+  }
+  return { modelJson, ...parsed };
+}
+
+async function checkShardSizes(container: TfjsContainer, group: TfjsWeightGroup, groupIndex: number, filename: string): Promise<void> {
+  let total = 0;
+  for (const shard of group.paths) {
+    const size = await container.shardSize(shard);
+    if (size === null) {
+      throw new CentroidError('MODEL_INVALID', `${filename}: the weight shard "${shard}" that model.json lists is missing.`, {
+        file: filename,
+      });
+    }
+    total += size;
+  }
+  const expected = groupByteLength(group);
+  if (total !== expected) {
+    throw new CentroidError(
+      'MODEL_INVALID',
+      `${filename}: the shards of weightsManifest[${groupIndex}] (${group.paths.join(', ')}) hold ${total} bytes, ` +
+        `but its weights need ${expected} bytes; a shard is truncated or does not belong to this model.json.`,
+      { file: filename },
+    );
+  }
+}
+
+async function readGroupBytes(container: TfjsContainer, group: TfjsWeightGroup): Promise<Buffer> {
+  const shards: Uint8Array[] = [];
+  for (const shard of group.paths) {
+    shards.push(await container.readShard(shard));
+  }
+  return Buffer.concat(shards);
+}
+
+async function readFromContainer(path: string, filename: string, container: TfjsContainer): Promise<TfjsModelFile> {
+  const manifest = await readManifest(container, filename);
+  const weights: WeightEntry[] = [];
+  for (const group of manifest.weightGroups) {
+    const bytes = await readGroupBytes(container, group);
+    for (const spec of group.weights) {
+      const slice = new Uint8Array(bytes.buffer, bytes.byteOffset + spec.byteOffset, spec.byteLength);
+      weights.push({
+        layer: spec.name.split('/')[0] as string,
+        name: spec.name,
+        datasetPath: spec.name,
+        shape: spec.shape,
+        dtype: spec.dtype,
+        values: decodeFloats(slice, spec.dtype),
+      });
+    }
+  }
+
+  const isLoneModelJson = container.kind === 'folder' && !(await stat(path)).isDirectory();
+  return {
+    format: 'tfjs',
+    path: isLoneModelJson ? dirname(path) : path,
+    filename,
+    container: container.kind,
+    modelJsonPath: container.modelJsonPath,
+    modelJson: manifest.modelJson,
+    kerasVersion: manifest.kerasVersion,
+    backend: manifest.backend,
+    modelConfig: manifest.modelConfig,
+    trainingConfig: manifest.trainingConfig,
+    weights,
+    hasOptimizerState: false,
+    weightGroups: manifest.weightGroups,
+  };
+}

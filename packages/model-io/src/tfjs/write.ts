@@ -1,0 +1,148 @@
+// Writes a model as a zipped TF.js layers model: `model.json` and its weight shards.
+// A TF.js upload keeps its `model.json` bytes and shard layout, and only the replaced
+// weights change in the shards. A Keras upload is converted: the topology is the Keras
+// config as translated for TF.js, and each weight keeps its precision where TF.js
+// can store it (float16 as float16 quantization, float64 as float32).
+import * as tf from '@tensorflow/tfjs';
+import { posix } from 'node:path';
+
+import { writeZip } from '../archive/write-zip.js';
+import { encodeFloats, encodeReplacements } from '../keras-h5/write.js';
+import { translateModelConfig } from '../keras-h5/tfjs-config.js';
+import { toLayersModel } from '../keras-h5/to-layers-model.js';
+import { withTfjsFolder, withTfjsZip, MODEL_JSON } from './container.js';
+
+import type { ZipMember } from '../archive/write-zip.js';
+import type { WeightEntry } from '../keras-h5/types.js';
+import type { WriteKerasH5Result, WriteWarning } from '../keras-h5/write.js';
+import type { ModelFile, TfjsModelFile } from '../model-types.js';
+import type { TfjsContainer } from './container.js';
+
+/** Shard name of a converted model, as tf.io names the single shard of the first group. */
+const CONVERTED_SHARD = 'group1-shard1of1.bin';
+
+/**
+ * Writes `source` as a zip of `model.json` and its shards at `outPath`, with the weights
+ * in `replacements` (keyed by `WeightEntry.datasetPath`) replaced. The zip members are
+ * stored, not deflated, so that its size is the size of the model files.
+ */
+export async function writeTfjsModel(source: ModelFile, outPath: string, replacements: Map<string, Float32Array>): Promise<WriteKerasH5Result> {
+  if (source.format === 'tfjs') {
+    const encoded = encodeReplacements(source, replacements);
+    const members = await withSourceContainer(source, (container) => patchShards(source, container, encoded));
+    await writeZip(outPath, members);
+    return { warnings: [] };
+  }
+  return convertToTfjs(source, outPath, replacements);
+}
+
+function withSourceContainer<T>(source: TfjsModelFile, work: (container: TfjsContainer) => Promise<T>): Promise<T> {
+  return source.container === 'zip'
+    ? withTfjsZip(source.path, source.filename, {}, work)
+    : withTfjsFolder(source.path, source.modelJsonPath, source.filename, work);
+}
+
+async function patchShards(source: TfjsModelFile, container: TfjsContainer, encoded: Map<string, Uint8Array>): Promise<ZipMember[]> {
+  const members: ZipMember[] = [{ name: MODEL_JSON, bytes: await container.readModelJson(), deflate: false }];
+  for (const group of source.weightGroups) {
+    const shards: Uint8Array[] = [];
+    for (const shard of group.paths) {
+      shards.push(await container.readShard(shard));
+    }
+    const bytes = Buffer.concat(shards);
+    for (const spec of group.weights) {
+      const replacement = encoded.get(spec.name);
+      if (replacement !== undefined) {
+        bytes.set(replacement, spec.byteOffset);
+      }
+    }
+    let offset = 0;
+    group.paths.forEach((shard, index) => {
+      const length = (shards[index] as Uint8Array).byteLength;
+      members.push({ name: posix.normalize(shard), bytes: new Uint8Array(bytes.buffer, bytes.byteOffset + offset, length), deflate: false });
+      offset += length;
+    });
+  }
+  return members;
+}
+
+async function convertToTfjs(source: ModelFile, outPath: string, replacements: Map<string, Float32Array>): Promise<WriteKerasH5Result> {
+  encodeReplacements(source, replacements);
+  const warnings: WriteWarning[] = [];
+  const { model, bindings } = await toLayersModel(source);
+  try {
+    const entryByVariable = new Map(bindings.map((binding) => [(binding.layer.weights[binding.weightIndex] as tf.LayerVariable).id, binding.entry]));
+    const specs: { name: string; shape: number[]; dtype: 'float32'; quantization?: { dtype: 'float16' } }[] = [];
+    const chunks: Uint8Array[] = [];
+    let narrowed = false;
+
+    for (const variable of model.weights) {
+      const entry = entryByVariable.get(variable.id) as WeightEntry;
+      const values = replacements.get(entry.datasetPath) ?? entry.values;
+      const float16 = entry.dtype === 'float16';
+      narrowed ||= entry.dtype === 'float64';
+      specs.push({ name: variable.originalName, shape: entry.shape, dtype: 'float32', ...(float16 ? { quantization: { dtype: 'float16' as const } } : {}) });
+      chunks.push(encodeFloats(values, float16 ? 'float16' : 'float32'));
+    }
+    if (narrowed) {
+      warnings.push({
+        code: 'WEIGHTS_NARROWED',
+        message: `${source.filename} has float64 weights; TF.js stores weights as float32 at most, so they were written as float32.`,
+      });
+    }
+
+    const modelJson: Record<string, unknown> = {
+      format: 'layers-model',
+      generatedBy: `TensorFlow.js tfjs-layers v${tf.version.tfjs}`,
+      convertedBy: 'Centroid',
+      modelTopology: tfjsTopology(source),
+      weightsManifest: [{ paths: [CONVERTED_SHARD], weights: specs }],
+    };
+    const trainingConfig = loadableTrainingConfig(model, source, warnings);
+    if (trainingConfig !== null) {
+      modelJson.trainingConfig = trainingConfig;
+    }
+
+    await writeZip(outPath, [
+      { name: MODEL_JSON, bytes: new TextEncoder().encode(JSON.stringify(modelJson)), deflate: false },
+      { name: CONVERTED_SHARD, bytes: Buffer.concat(chunks), deflate: false },
+    ]);
+    return { warnings };
+  } finally {
+    model.dispose();
+  }
+}
+
+/**
+ * Returns the topology for `model.json`: the Keras config as translated for TF.js, which
+ * is what the engine built the model from. TF.js's own `model.toJSON()` is not used,
+ * because with TF.js 4.22 it lost the `depth_multiplier` of a SeparableConv2D layer.
+ */
+function tfjsTopology(source: ModelFile): Record<string, unknown> {
+  const { topology } = translateModelConfig(source.modelConfig);
+  const { class_name: className, config } = topology;
+  return { class_name: className, config, keras_version: source.kerasVersion ?? `tfjs-layers ${tf.version.tfjs}`, backend: 'tensor_flow.js' };
+}
+
+/**
+ * Returns the source's training config when TF.js can compile the model with it, as
+ * tf.loadLayersModel does on load; otherwise null, with the warning TRAINING_CONFIG_DROPPED.
+ */
+function loadableTrainingConfig(model: tf.LayersModel, source: ModelFile, warnings: WriteWarning[]): Record<string, unknown> | null {
+  if (source.trainingConfig === null) {
+    return null;
+  }
+  const trainingConfig = { ...source.trainingConfig } as Record<string, unknown>;
+  try {
+    model.loadTrainingConfig(trainingConfig as unknown as Parameters<tf.LayersModel['loadTrainingConfig']>[0]);
+    return trainingConfig;
+  } catch (error) {
+    warnings.push({
+      code: 'TRAINING_CONFIG_DROPPED',
+      message:
+        `The training config of ${source.filename} was left out of model.json because TF.js cannot compile the model with it ` +
+        `(${error instanceof Error ? error.message.split('\n')[0] : String(error)}). Compile the model after loading it.`,
+    });
+    return null;
+  }
+}
