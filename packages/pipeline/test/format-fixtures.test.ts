@@ -1,0 +1,303 @@
+// Runs the pipeline over every model of the Keras 2 and Keras 3 fixture set
+// (packages/examples/fixtures/formats, written by make_format_fixtures.py) in every
+// format that model-io reads, and compares the results with real Keras.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { after, before, describe, it } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import { isCentroidError, type ErrorCode, type Metrics } from '@centroid/contracts';
+import { fixturePath, pythonScriptPath, venvPythonPath } from '@centroid/examples';
+import { readKerasH5, toLayersModel, type KerasModelFile, type WeightEntry } from '@centroid/model-io';
+import { runPipeline } from '../src/index.js';
+import { bitsOf, pipelineInput } from './helpers.js';
+
+const run = promisify(execFile);
+const python = venvPythonPath();
+const pythonSkip = python === undefined ? 'no .venv at the repository root; run pnpm setup:python' : false;
+
+const CLUSTERS = 8;
+const TOLERANCE = 1e-4;
+/**
+ * Keras computes float16 layers in float16 and TF.js in float32, so their outputs differ
+ * by float16 rounding, which grows with the output's magnitude. The allowed difference
+ * is this times max(1, |Keras output|), about ten float16 units in the last place.
+ */
+const FLOAT16_RELATIVE_TOLERANCE = 1e-2;
+/** Fixtures clustered at the same time; reading and writing HDF5 runs in child processes. */
+const CONCURRENCY = 2;
+
+type FixtureFormat = 'h5' | 'keras' | 'tfjs_layers';
+
+interface ManifestEntry {
+  file: string;
+  keras: 2 | 3;
+  keras_version: string;
+  format: FixtureFormat;
+  model: string;
+  input_shape: (number | null)[];
+  input_dtype: string;
+  optimizer_state: boolean;
+  predictions: string;
+  reload_failure: string | null;
+}
+
+interface Manifest {
+  fixtures: ManifestEntry[];
+  not_written: { keras: number; model: string; format: string; reason: string }[];
+}
+
+interface ReferencePredictions {
+  inputs: unknown[];
+  outputs: unknown[];
+}
+
+/** Formats that model-io reads and writes; the others are listed and skipped. */
+const SUPPORTED_FORMATS: Record<FixtureFormat, boolean> = { h5: true, keras: false, tfjs_layers: false };
+
+/** Models that the loader rejects on purpose, with the code it raises and a pattern of its message. */
+const EXPECTED_REJECTIONS: Record<string, { code: ErrorCode; message: RegExp }> = {
+  gru: { code: 'MODEL_LAYER_UNSUPPORTED', message: /layer "gru" \(GRU\): reset_after=True/ },
+};
+
+const formatsDir = path.dirname(fixturePath('formats/manifest.json'));
+const manifest = JSON.parse(await readFile(fixturePath('formats/manifest.json'), 'utf8')) as Manifest;
+
+/** Returns the largest difference between engine and Keras outputs, scaled for float16 models. */
+function maxDifference(entry: ManifestEntry, actual: Float32Array, expected: Float32Array): number {
+  assert.equal(actual.length, expected.length, 'output sizes differ');
+  const float16 = entry.model === 'float16';
+  let largest = 0;
+  for (let i = 0; i < actual.length; i++) {
+    const difference = Math.abs(actual[i]! - expected[i]!);
+    largest = Math.max(largest, float16 ? difference / Math.max(1, Math.abs(expected[i]!)) : difference);
+  }
+  return largest;
+}
+
+function assertClose(entry: ManifestEntry, actual: Float32Array, expected: Float32Array): void {
+  const tolerance = entry.model === 'float16' ? FLOAT16_RELATIVE_TOLERANCE : TOLERANCE;
+  const difference = maxDifference(entry, actual, expected);
+  assert.ok(difference <= tolerance, `largest difference ${difference}, tolerance ${tolerance}`);
+}
+
+/** Runs `work` on every item, at most `limit` at a time, and returns the results in order. */
+async function mapConcurrently<T, R>(items: T[], limit: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await work(items[index]!, index);
+    }
+  });
+  await Promise.all(workers);
+  return results;
+}
+
+function flatten(values: unknown[]): Float32Array {
+  return Float32Array.from(values.flat(Infinity) as number[]);
+}
+
+async function readReference(entry: ManifestEntry): Promise<ReferencePredictions> {
+  return JSON.parse(await readFile(path.join(formatsDir, entry.predictions), 'utf8')) as ReferencePredictions;
+}
+
+// TODO: read .keras and TF.js files through model-io's format-neutral reader once it exists.
+async function readModelFile(file: string): Promise<KerasModelFile> {
+  return readKerasH5(file);
+}
+
+/** Builds the model in TF.js and predicts the recorded inputs; the model is disposed afterwards. */
+async function predictWithEngine(file: KerasModelFile, reference: ReferencePredictions, inputDtype: string): Promise<Float32Array> {
+  const { model } = await toLayersModel(file);
+  try {
+    const inputShape = [reference.inputs.length, ...model.inputs[0]!.shape.slice(1)] as number[];
+    const dtype = inputDtype.startsWith('int') ? 'int32' : 'float32';
+    const x = tf.tensor(flatten(reference.inputs), inputShape, dtype);
+    const y = model.predict(x) as tf.Tensor;
+    const values = (await y.data()) as Float32Array;
+    tf.dispose([x, y]);
+    return values;
+  } finally {
+    model.dispose();
+  }
+}
+
+function weightKey(layer: string, weight: string): string {
+  return `${layer}\u0000${weight}`;
+}
+
+/** The pipeline's output for one fixture, or the error it raised. */
+interface ClusteredFixture {
+  error: unknown;
+  outputPath: string | null;
+  output: KerasModelFile | null;
+  metrics: Metrics | null;
+  enginePredictions: Float32Array | null;
+}
+
+/** Runs the pipeline data-free, then reads the file it wrote and predicts the recorded inputs with it. */
+async function clusterFixture(entry: ManifestEntry, outDir: string): Promise<ClusteredFixture> {
+  try {
+    const result = await runPipeline(
+      pipelineInput(path.join(formatsDir, entry.file), null, outDir, {
+        number_of_clusters: CLUSTERS,
+        cluster_centroids_init: 'linear',
+      }),
+    );
+    const model = result.artifacts.find((artifact) => artifact.name.startsWith('model.') && !artifact.name.endsWith('.gz'));
+    assert.ok(model, `the pipeline wrote no model artifact: ${result.artifacts.map((artifact) => artifact.name).join(', ')}`);
+    const output = await readModelFile(model.path);
+    const enginePredictions = await predictWithEngine(output, await readReference(entry), entry.input_dtype);
+    return { error: null, outputPath: model.path, output, metrics: result.metrics, enginePredictions };
+  } catch (error) {
+    return { error, outputPath: null, output: null, metrics: null, enginePredictions: null };
+  }
+}
+
+interface KerasPrediction {
+  model: string;
+  outputs?: unknown[];
+  error?: string;
+}
+
+/** Predicts with every written file in one Python process, in the Keras that wrote each fixture. */
+async function predictWithKeras(
+  requests: { entry: ManifestEntry; outputPath: string }[],
+  scratchDir: string,
+): Promise<Map<string, KerasPrediction>> {
+  const body = await Promise.all(
+    requests.map(async ({ entry, outputPath }) => ({
+      model: outputPath,
+      keras: entry.keras,
+      inputs: (await readReference(entry)).inputs,
+      input_dtype: entry.input_dtype,
+    })),
+  );
+  const requestsPath = path.join(scratchDir, 'keras-requests.json');
+  await writeFile(requestsPath, JSON.stringify(body));
+  const { stdout } = await run(python!, [pythonScriptPath('predict.py'), '--requests', requestsPath], {
+    env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' },
+    maxBuffer: 64 << 20,
+  });
+  const predictions = JSON.parse(stdout) as KerasPrediction[];
+  return new Map(predictions.map((prediction) => [prediction.model, prediction]));
+}
+
+function assertExpectedRejection(entry: ManifestEntry, error: unknown): void {
+  const expected = EXPECTED_REJECTIONS[entry.model]!;
+  assert.ok(isCentroidError(error), `expected a CentroidError, got ${String(error)}`);
+  assert.equal(error.code, expected.code, error.message);
+  assert.match(error.message, expected.message);
+}
+
+function skipReason(entry: ManifestEntry): string | false {
+  return SUPPORTED_FORMATS[entry.format] ? false : 'format not supported yet by model-io';
+}
+
+describe('format fixtures', () => {
+  const supported = manifest.fixtures.filter((entry) => SUPPORTED_FORMATS[entry.format]);
+  const originals = new Map<ManifestEntry, Promise<KerasModelFile>>();
+  const clustered = new Map<ManifestEntry, ClusteredFixture>();
+  let kerasPredictions = new Map<string, KerasPrediction>();
+  let scratchDir = '';
+
+  before(async () => {
+    scratchDir = await mkdtemp(path.join(os.tmpdir(), 'centroid-format-fixtures-'));
+    await mapConcurrently(supported, CONCURRENCY, async (entry, index) => {
+      const original = readModelFile(path.join(formatsDir, entry.file));
+      // Each test awaits the promise, so a read error fails that test; this keeps it from being unhandled meanwhile.
+      original.catch(() => undefined);
+      originals.set(entry, original);
+      await original.catch(() => undefined);
+      clustered.set(entry, await clusterFixture(entry, path.join(scratchDir, String(index))));
+    });
+    if (python !== undefined) {
+      const requests = supported.flatMap((entry) => {
+        const outputPath = clustered.get(entry)?.outputPath;
+        return outputPath == null ? [] : [{ entry, outputPath }];
+      });
+      kerasPredictions = await predictWithKeras(requests, scratchDir);
+    }
+  });
+
+  after(async () => {
+    if (scratchDir !== '') await rm(scratchDir, { recursive: true, force: true });
+  });
+
+  it('manifest files exist', async () => {
+    assert.ok(manifest.fixtures.length > 0);
+    for (const entry of manifest.fixtures) {
+      await readFile(path.join(formatsDir, entry.file));
+      await readFile(path.join(formatsDir, entry.predictions));
+    }
+  });
+
+  for (const entry of manifest.fixtures) {
+    const label = `${entry.file} (Keras ${entry.keras_version})`;
+    const rejection = EXPECTED_REJECTIONS[entry.model];
+
+    if (rejection !== undefined) {
+      it(`${label} is rejected with ${rejection.code}`, { skip: skipReason(entry) }, async () => {
+        const error = await originals.get(entry)!.then(toLayersModel).then(
+          ({ model }) => {
+            model.dispose();
+            return null;
+          },
+          (caught: unknown) => caught,
+        );
+        assertExpectedRejection(entry, error);
+        assertExpectedRejection(entry, clustered.get(entry)?.error);
+      });
+      continue;
+    }
+
+    it(`${label} predicts the Keras reference`, { skip: skipReason(entry) }, async () => {
+      const reference = await readReference(entry);
+      const predictions = await predictWithEngine(await originals.get(entry)!, reference, entry.input_dtype);
+
+      assertClose(entry, predictions, flatten(reference.outputs));
+    });
+
+    it(`${label} keeps unclustered tensors bit-identical`, { skip: skipReason(entry) }, async () => {
+      const result = clustered.get(entry)!;
+      if (result.error !== null) throw result.error;
+      const before = await originals.get(entry)!;
+      const written = result.output!;
+      const clusteredWeights = new Set(
+        result.metrics!.layers.filter((layer) => layer.clustered).map((layer) => weightKey(layer.layer, layer.weight)),
+      );
+
+      assert.deepEqual(
+        written.weights.map((weight) => weight.datasetPath),
+        before.weights.map((weight) => weight.datasetPath),
+      );
+      const writtenByPath = new Map<string, WeightEntry>(written.weights.map((weight) => [weight.datasetPath, weight]));
+      for (const original of before.weights) {
+        const output = writtenByPath.get(original.datasetPath)!;
+        assert.equal(output.dtype, original.dtype, `${original.datasetPath} changed dtype`);
+        if (clusteredWeights.has(weightKey(original.layer, original.name))) {
+          const distinct = new Set(bitsOf(output.values)).size;
+          assert.ok(distinct <= CLUSTERS, `${original.datasetPath} has ${distinct} distinct values`);
+        } else {
+          assert.deepEqual(bitsOf(output.values), bitsOf(original.values), `${original.datasetPath} changed`);
+        }
+      }
+      assert.equal(written.hasOptimizerState, false);
+    });
+
+    it(`${label} output predicts alike in Keras`, { skip: skipReason(entry) || pythonSkip }, () => {
+      const result = clustered.get(entry)!;
+      if (result.error !== null) throw result.error;
+      const keras = kerasPredictions.get(result.outputPath!);
+      assert.ok(keras, `no Keras prediction for ${result.outputPath}`);
+      assert.equal(keras.error, undefined, `Keras failed on the clustered ${entry.file}: ${keras.error}`);
+
+      assertClose(entry, result.enginePredictions!, flatten(keras.outputs!));
+    });
+  }
+});
