@@ -1,7 +1,9 @@
 // Benchmark of centroid initialisation plus nearest-centroid assignment, for every
 // initialisation at N = 8, 16 and 256 on 1M, 10M and 100M normally distributed float32
 // weights (`--quick`: 1M and 10M only). Each case runs in its own child process, so
-// that its peak memory is its own. Writes bench/results/engine.json and engine.md.
+// that its peak memory is its own. Before the cases, a child process times one
+// clustered fine-tuning step of the example CNN against one plain training step (see
+// lib/training-step.ts). Writes bench/results/engine.json and engine.md.
 //
 // Memory, per case, all measured inside the child:
 // - peak RSS: process.memoryUsage.rss() sampled every 5 ms by a worker thread while
@@ -25,6 +27,7 @@ import { initialiseCentroids } from '../packages/engine/src/initialise-centroids
 import { createRandom } from '../packages/engine/src/random.js';
 import { sumOfSquaredErrors } from '../packages/engine/src/squared-error.js';
 import { runChild } from './lib/run-child.js';
+import { TRAINING_STEP_SETTINGS, type TrainingStepMeasurement } from './lib/training-step.js';
 
 const METHODS: readonly CentroidInitialisation[] = ['linear', 'random', 'density_based', 'kmeans_plus_plus', 'kmeans', 'kmeans_1d_optimal'];
 const CLUSTER_COUNTS = [8, 16, 256] as const;
@@ -51,9 +54,9 @@ const BYTES_PER_WEIGHT: Record<CentroidInitialisation, number> = {
   // A sorted copy and two float64 prefix sums.
   kmeans_plus_plus: 28,
   kmeans: 28,
-  // A sorted copy, distinct values, counts, two sets of three float64 prefix sums and
-  // four float64 rows, with every value distinct in the worst case.
-  kmeans_1d_optimal: 116,
+  // A sorted copy, three float64 prefix sums, three float64 cost rows and the SMAWK
+  // buffers (four int32 and two float64), with every value distinct in the worst case.
+  kmeans_1d_optimal: 92,
 };
 
 interface CaseSpec {
@@ -81,8 +84,21 @@ interface CaseResult extends CaseSpec {
   measurement: CaseMeasurement | null;
 }
 
+/** The training-step child loads the model, MNIST and TensorFlow.js, then runs 46 steps. */
+const TRAINING_STEP_TIMEOUT_SECONDS = 300;
+
+interface TrainingStepResult {
+  status: 'measured' | 'failed';
+  reason: string | null;
+  load_average_before: number[];
+  measurement: TrainingStepMeasurement | null;
+}
+
 if (process.argv.includes('--case')) {
   runCase(parseCase(process.argv[process.argv.indexOf('--case') + 1] ?? ''));
+} else if (process.argv.includes('--training-step')) {
+  const { measureTrainingSteps } = await import('./lib/training-step.js');
+  console.log(JSON.stringify(await measureTrainingSteps()));
 } else {
   await runAll(process.argv.includes('--quick'));
 }
@@ -90,8 +106,16 @@ if (process.argv.includes('--case')) {
 async function runAll(quick: boolean): Promise<void> {
   const sizes = quick ? QUICK_SIZES : FULL_SIZES;
   const startedAt = performance.now();
+  const trainingStep = await runTrainingStepInChild();
+  if (trainingStep.measurement !== null) {
+    const { ratio, backend } = trainingStep.measurement;
+    console.log(`training step: clustered / plain = ${ratio} on ${backend.name}`);
+  } else {
+    console.log(`training step: ${trainingStep.status}: ${trainingStep.reason}`);
+  }
+
   const results: CaseResult[] = [];
-  // Evaluations of the run error per second, from the first measured kmeans_1d_optimal case.
+  // SMAWK steps per second, from the first measured kmeans_1d_optimal case.
   let optimalRate: number | null = null;
 
   for (const size of sizes) {
@@ -134,13 +158,17 @@ async function runAll(quick: boolean): Promise<void> {
     total_seconds: Math.round(totalSeconds),
     weights: `normal(0, 1) float32 from the engine's seeded generator, seed ${WEIGHT_SEED}`,
     initialisation_seed: INITIALISATION_SEED,
+    training_step: trainingStep,
     results,
   };
 
   const resultsDirectory = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');
   mkdirSync(resultsDirectory, { recursive: true });
   writeFileSync(path.join(resultsDirectory, 'engine.json'), `${JSON.stringify(report, null, 2)}\n`);
-  writeFileSync(path.join(resultsDirectory, 'engine.md'), formatMarkdown(report.created_at, machine, totalSeconds, quick, results));
+  writeFileSync(
+    path.join(resultsDirectory, 'engine.md'),
+    formatMarkdown(report.created_at, machine, totalSeconds, quick, results) + formatTrainingStep(trainingStep),
+  );
   console.log(`engine bench: ${results.length} cases in ${Math.round(totalSeconds)} s, written to ${resultsDirectory}`);
 }
 
@@ -161,7 +189,7 @@ function reasonToSkip(spec: CaseSpec, optimalRate: number | null, elapsedSeconds
     if (predictedSeconds > MAX_CASE_SECONDS) {
       return (
         `estimated ${Math.round(predictedSeconds)} s, over the ${MAX_CASE_SECONDS} s limit per case: ` +
-        `about 2·N·n·log2(n) = ${optimalEvaluations(spec).toExponential(1)} run-error evaluations ` +
+        `about 2·N·n = ${optimalEvaluations(spec).toExponential(1)} SMAWK steps ` +
         `at the ${optimalRate.toExponential(1)} per second measured on the first case`
       );
     }
@@ -169,9 +197,26 @@ function reasonToSkip(spec: CaseSpec, optimalRate: number | null, elapsedSeconds
   return null;
 }
 
-/** Returns the estimated work of kmeans_1d_optimal, taking every weight as distinct. */
+/**
+ * Returns the estimated work of kmeans_1d_optimal, taking every weight as distinct: the
+ * Hirschberg recursion runs about 2·N layers of SMAWK over the n values.
+ */
 function optimalEvaluations(spec: CaseSpec): number {
-  return 2 * spec.clusters * spec.size * Math.log2(spec.size);
+  return 2 * spec.clusters * spec.size;
+}
+
+async function runTrainingStepInChild(): Promise<TrainingStepResult> {
+  const loadAverageBefore = os.loadavg().map((value) => Math.round(value * 100) / 100);
+  const outcome = await runChild(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--training-step'], {
+    timeoutMs: TRAINING_STEP_TIMEOUT_SECONDS * 1000,
+  });
+  const failed = (reason: string): TrainingStepResult => ({ status: 'failed', reason, load_average_before: loadAverageBefore, measurement: null });
+
+  if (outcome.timedOut) return failed(`timed out after ${TRAINING_STEP_TIMEOUT_SECONDS} s and was killed`);
+  if (outcome.code !== 0 || outcome.lastLine === '') {
+    return failed(`child exited with code ${outcome.code} (signal ${outcome.signal}): ${outcome.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+  }
+  return { status: 'measured', reason: null, load_average_before: loadAverageBefore, measurement: JSON.parse(outcome.lastLine) as TrainingStepMeasurement };
 }
 
 async function runCaseInChild(spec: CaseSpec): Promise<CaseResult> {
@@ -288,6 +333,39 @@ function formatSeconds(milliseconds: number): string {
 
 function formatMegabytes(bytes: number): string {
   return `${Math.round(bytes / 2 ** 20).toLocaleString('en-US')} MiB`;
+}
+
+function formatTrainingStep(result: TrainingStepResult): string {
+  const settings = TRAINING_STEP_SETTINGS;
+  const lines = [
+    '',
+    '## One clustered fine-tuning step against one plain training step',
+    '',
+    `Model: the example MNIST CNN. Both sides: batches of ${settings.batchSize} MNIST training samples (inputs scaled by 1/255), ` +
+      `Adam at ${settings.learningRate}, forward and backward pass, update and loss read back, every trainable weight updated. ` +
+      `Clustered: ${settings.numberOfClusters} ${settings.initialisation} centroids per kernel, timed between the onBatch calls of \`fineTune\`. ` +
+      `Plain: the same step on the unclustered model. ${settings.warmupSteps} warm-up steps, then ${settings.timedSteps} timed steps on each side, ` +
+      'plain first, in one child process. Load average before: ' +
+      `${result.load_average_before.join(', ')}.`,
+    '',
+  ];
+  const m = result.measurement;
+  if (m === null) {
+    lines.push(`Not measured: ${result.status}, ${result.reason}`);
+    return `${lines.join('\n')}\n`;
+  }
+  const backendNote = m.backend.name === 'cpu' ? 'pure JavaScript, because the native backend did not load' : 'native TensorFlow';
+  lines.push(
+    `Backend: ${m.backend.name} ${m.backend.version} (${backendNote}).`,
+    '',
+    '| step | median ms | trainable variables |',
+    '| --- | ---: | ---: |',
+    `| plain | ${m.plain_median_ms.toFixed(1)} | ${m.trainable_variables.plain} |`,
+    `| clustered | ${m.clustered_median_ms.toFixed(1)} | ${m.trainable_variables.clustered} |`,
+    '',
+    `Clustered / plain: **${m.ratio.toFixed(2)}×** (target: below 1.3×).`,
+  );
+  return `${lines.join('\n')}\n`;
 }
 
 function formatMarkdown(

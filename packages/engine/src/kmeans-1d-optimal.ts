@@ -7,15 +7,15 @@
 //
 // the lowest error of the first p distinct values in c clusters. SSE of a run comes
 // from weighted prefix sums in O(1). The squared error satisfies the quadrangle
-// inequality, so the best q never decreases as p grows, and each layer is filled by
-// divide and conquer in O(m log m) instead of O(m²).
+// inequality, so the matrix of candidates q for each p is totally monotone, and the
+// SMAWK algorithm finds every p's best q of a layer in O(m) evaluations instead of O(m²).
 //
 // A table of every layer's best q would need N·m integers (4 GB for N = 256 and four
 // million distinct values). Instead the clusters are recovered the way Hirschberg's
 // algorithm recovers an alignment: split the clusters in two halves, run the programme
 // forward for the first half and backward for the second, cut where the two costs sum
-// to the optimum, and recurse on both sides. That doubles the work to about
-// 2·N·m·log2(m) evaluations of the run error but needs only O(m) memory.
+// to the optimum, and recurse on both sides. That doubles the work to about 2·N·m
+// SMAWK steps but needs only O(m) memory: about 80 bytes per distinct value.
 
 /**
  * Returns the `count` centroids of an optimal k-means clustering of `values`, sorted
@@ -24,28 +24,27 @@
  *
  * With fewer distinct values than clusters, every distinct value is a centroid and the
  * largest one is repeated to fill the rest. Those duplicates receive no values in
- * assignment. Runs in O(n log n + N·m·log m) time and needs about 4 bytes per value plus
- * about 100 bytes per distinct value.
+ * assignment. Runs in O(n log n + N·m) time. Needs a sorted copy of the values (4 bytes
+ * per value) while the prefix sums are built, then about 80 bytes per distinct value:
+ * 24 of prefix sums, up to 24 of cost rows and 32 of SMAWK buffers.
  *
- * NOTE: the N·m·log m term dominates for large tensors: one million distinct values
- * took about 4 s at N = 16 and 74 to 88 s at N = 256 on one core of a shared 2-core
- * AMD EPYC machine (`pnpm bench`). SMAWK row minima would remove the log m factor, but
- * they are not implemented.
+ * NOTE: the N·m term dominates for large tensors. By the rate measured at one million
+ * values, N = 256 on ten million distinct values takes several minutes (an estimate).
  */
 export function optimalKmeans1dCentroids(values: Float32Array, count: number): Float32Array {
-  const { distinct, counts } = countDistinctValues(values);
-  const m = distinct.length;
+  const forward = RunErrors.fromValues(values);
+  const m = forward.size;
   const centroids = new Float32Array(count);
   if (m <= count) {
-    centroids.set(distinct);
-    centroids.fill(distinct[m - 1] as number, m);
+    for (let k = 0; k < m; k++) centroids[k] = forward.mean(k, k + 1);
+    centroids.fill(centroids[m - 1] as number, m);
     return centroids;
   }
 
-  const forward = new RunErrors(distinct, counts);
-  const backward = new RunErrors(distinct.slice().reverse(), counts.slice().reverse());
+  const backward = new ReversedRunErrors(forward);
+  const scratch = new SmawkScratch(m);
   const starts = [0];
-  splitOptimally(forward, backward, 0, m, count, starts);
+  splitOptimally(forward, backward, scratch, 0, m, count, starts);
   starts.push(m);
 
   for (let k = 0; k < count; k++) {
@@ -54,26 +53,11 @@ export function optimalKmeans1dCentroids(values: Float32Array, count: number): F
   return centroids;
 }
 
-/** Sorts a copy of `values` and returns its distinct values, ascending, with their counts. */
-function countDistinctValues(values: Float32Array): { distinct: Float32Array; counts: Float64Array } {
-  const sorted = Float32Array.from(values).sort();
-  let m = 0;
-  for (let i = 0; i < sorted.length; i++) {
-    // -0 and +0 compare equal, so they form one value here.
-    if (i === 0 || sorted[i] !== sorted[i - 1]) m++;
-  }
-
-  const distinct = new Float32Array(m);
-  const counts = new Float64Array(m);
-  let index = -1;
-  for (let i = 0; i < sorted.length; i++) {
-    if (i === 0 || sorted[i] !== sorted[i - 1]) {
-      index++;
-      distinct[index] = sorted[i] as number;
-    }
-    counts[index] = (counts[index] as number) + 1;
-  }
-  return { distinct, counts };
+/** The squared error of runs of the sorted distinct values, in O(1) per run. */
+interface RunErrorSource {
+  readonly size: number;
+  /** Returns the squared error of the distinct values [from, to) about their weighted mean. */
+  runError(from: number, to: number): number;
 }
 
 /**
@@ -82,8 +66,9 @@ function countDistinctValues(values: Float32Array): { distinct: Float32Array; co
  * Needs `to − from ≥ clusters`.
  */
 function splitOptimally(
-  forward: RunErrors,
-  backward: RunErrors,
+  forward: RunErrorSource,
+  backward: RunErrorSource,
+  scratch: SmawkScratch,
   from: number,
   to: number,
   clusters: number,
@@ -100,8 +85,8 @@ function splitOptimally(
   const rightClusters = clusters - leftClusters;
   // leftCosts[p]: the first p values of the range in leftClusters runs.
   // rightCosts[p]: the last p values of the range in rightClusters runs.
-  const leftCosts = prefixCosts(forward, from, length, leftClusters);
-  const rightCosts = prefixCosts(backward, backward.size - to, length, rightClusters);
+  const leftCosts = prefixCosts(forward, scratch, from, length, leftClusters);
+  const rightCosts = prefixCosts(backward, scratch, backward.size - to, length, rightClusters);
 
   let bestCut = leftClusters;
   let bestCost = Infinity;
@@ -113,9 +98,9 @@ function splitOptimally(
     }
   }
 
-  splitOptimally(forward, backward, from, from + bestCut, leftClusters, starts);
+  splitOptimally(forward, backward, scratch, from, from + bestCut, leftClusters, starts);
   starts.push(from + bestCut);
-  splitOptimally(forward, backward, from + bestCut, to, rightClusters, starts);
+  splitOptimally(forward, backward, scratch, from + bestCut, to, rightClusters, starts);
 }
 
 /**
@@ -123,7 +108,7 @@ function splitOptimally(
  * [offset, offset + p) in `clusters` non-empty runs, for p = 0 … length (Infinity where
  * p < clusters). Fills one layer per cluster count, keeping two rows.
  */
-function prefixCosts(errors: RunErrors, offset: number, length: number, clusters: number): Float64Array {
+function prefixCosts(errors: RunErrorSource, scratch: SmawkScratch, offset: number, length: number, clusters: number): Float64Array {
   let previous = new Float64Array(length + 1);
   previous[0] = Infinity;
   for (let p = 1; p <= length; p++) previous[p] = errors.runError(offset, offset + p);
@@ -131,7 +116,7 @@ function prefixCosts(errors: RunErrors, offset: number, length: number, clusters
   let next = new Float64Array(length + 1);
   for (let layer = 2; layer <= clusters; layer++) {
     next.fill(Infinity, 0, layer);
-    fillLayer(errors, offset, previous, next, layer, length, layer - 1, length - 1);
+    fillLayer(errors, scratch, offset, previous, next, layer, length);
     const swap = previous;
     previous = next;
     next = swap;
@@ -140,39 +125,176 @@ function prefixCosts(errors: RunErrors, offset: number, length: number, clusters
 }
 
 /**
- * Sets next[p] = min over q in [firstQ, min(lastQ, p − 1)] of previous[q] + the error of
- * the run [q, p), for p in [firstP, lastP]. The best q is monotone in p, so the middle
- * p's best q bounds the search on either side of it (the earliest best q is kept, which
- * is the one the bound holds for).
+ * Sets next[p] = min over q in [layer − 1, p − 1] of previous[q] + the error of the run
+ * [q, p), for p in [layer, length], with SMAWK. Rows are p and columns q. An entry with
+ * q ≥ p is +Infinity, which keeps the matrix totally monotone. Ties go to the smallest
+ * q, as the bounds on either side of a row rely on.
  */
 function fillLayer(
-  errors: RunErrors,
+  errors: RunErrorSource,
+  scratch: SmawkScratch,
   offset: number,
   previous: Float64Array,
   next: Float64Array,
-  firstP: number,
-  lastP: number,
-  firstQ: number,
-  lastQ: number,
+  layer: number,
+  length: number,
 ): void {
-  if (firstP > lastP) return;
-  const p = (firstP + lastP) >>> 1;
-  const end = offset + p;
-  const lastCandidate = Math.min(lastQ, p - 1);
+  const matrix = new LayerMatrix(errors, offset, previous);
+  const columnCount = length - layer + 1;
+  const columns = scratch.allocate(columnCount);
+  for (let i = 0; i < columnCount; i++) columns[i] = layer - 1 + i;
+  smawk(matrix, scratch, next, layer, 1, length - layer + 1, columns);
+  scratch.release(columnCount);
+}
 
-  let best = Infinity;
-  let bestQ = firstQ;
-  for (let q = firstQ; q <= lastCandidate; q++) {
-    const cost = (previous[q] as number) + errors.runError(offset + q, end);
-    if (cost < best) {
-      best = cost;
-      bestQ = q;
+/**
+ * The matrix of one layer: entry (p, q) = previous[q] + the error of the run [q, p).
+ * It reads the prefix sums directly, in either direction, so that SMAWK's calls stay on
+ * one class and the engine can inline them.
+ */
+class LayerMatrix {
+  private readonly weight: Float64Array;
+  private readonly sum: Float64Array;
+  private readonly sumOfSquares: Float64Array;
+  private readonly reversed: boolean;
+  private readonly size: number;
+
+  constructor(
+    errors: RunErrorSource,
+    private readonly offset: number,
+    private readonly previous: Float64Array,
+  ) {
+    const ascending = errors instanceof ReversedRunErrors ? errors.ascending : (errors as RunErrors);
+    this.weight = ascending.weight;
+    this.sum = ascending.sum;
+    this.sumOfSquares = ascending.sumOfSquares;
+    this.reversed = errors instanceof ReversedRunErrors;
+    this.size = ascending.size;
+  }
+
+  entry(p: number, q: number): number {
+    if (q >= p) return Infinity;
+    let from = this.offset + q;
+    let to = this.offset + p;
+    if (this.reversed) {
+      const ascendingFrom = this.size - to;
+      to = this.size - from;
+      from = ascendingFrom;
+    }
+    const weight = (this.weight[to] as number) - (this.weight[from] as number);
+    const sum = (this.sum[to] as number) - (this.sum[from] as number);
+    const sumOfSquares = (this.sumOfSquares[to] as number) - (this.sumOfSquares[from] as number);
+    return (this.previous[q] as number) + Math.max(0, sumOfSquares - (sum * sum) / weight);
+  }
+}
+
+/**
+ * Finds the leftmost minimum of each row of a totally monotone matrix, for the rows
+ * rowStart, rowStart + rowStride, … (rowCount of them) and the given increasing
+ * `columns`. Writes each row's minimum to `minima[row]` and its column to
+ * `scratch.argmin[row]`. REDUCE drops columns that contain no row's minimum, leaving at
+ * most one per row. The odd rows recurse, and then each even row is searched between
+ * the minima of its odd neighbours. Each call level evaluates O(rows + columns) entries.
+ */
+function smawk(
+  matrix: LayerMatrix,
+  scratch: SmawkScratch,
+  minima: Float64Array,
+  rowStart: number,
+  rowStride: number,
+  rowCount: number,
+  columns: Int32Array,
+): void {
+  if (rowCount === 0) return;
+
+  // REDUCE: a stack of the surviving columns. Column stack[j] is compared on row j, and
+  // stackValues[j] caches its entry there.
+  const capacity = Math.min(columns.length, rowCount);
+  const stack = scratch.allocate(capacity);
+  const stackValues = scratch.allocateValues(capacity);
+  let top = 0;
+  for (let i = 0; i < columns.length; i++) {
+    const column = columns[i] as number;
+    while (top > 0) {
+      const row = rowStart + (top - 1) * rowStride;
+      if ((stackValues[top - 1] as number) <= matrix.entry(row, column)) break;
+      top--;
+    }
+    if (top < rowCount) {
+      stack[top] = column;
+      stackValues[top] = matrix.entry(rowStart + top * rowStride, column);
+      top++;
     }
   }
-  next[p] = best;
+  const reduced = stack.subarray(0, top);
 
-  fillLayer(errors, offset, previous, next, firstP, p - 1, firstQ, bestQ);
-  fillLayer(errors, offset, previous, next, p + 1, lastP, bestQ, lastQ);
+  smawk(matrix, scratch, minima, rowStart + rowStride, rowStride * 2, rowCount >> 1, reduced);
+
+  // INTERPOLATE: even row r's minimum lies between the minima of rows r − 1 and r + 1.
+  const { argmin } = scratch;
+  let c = 0;
+  for (let r = 0; r < rowCount; r += 2) {
+    const row = rowStart + r * rowStride;
+    const lastColumn = r === rowCount - 1 ? (reduced[top - 1] as number) : (argmin[row + rowStride] as number);
+    let bestColumn = reduced[c] as number;
+    let best = matrix.entry(row, bestColumn);
+    while ((reduced[c] as number) !== lastColumn) {
+      c++;
+      const value = matrix.entry(row, reduced[c] as number);
+      if (value < best) {
+        best = value;
+        bestColumn = reduced[c] as number;
+      }
+    }
+    argmin[row] = bestColumn;
+    minima[row] = best;
+  }
+  scratch.release(capacity);
+  scratch.releaseValues(capacity);
+}
+
+/**
+ * Buffers for SMAWK: the column stacks of all recursion levels with their cached
+ * entries, taken and returned last in, first out, and each row's best column. The
+ * stacks of one call chain add up to at most 2·(m + 1) columns plus the first column list.
+ */
+class SmawkScratch {
+  readonly argmin: Int32Array;
+  private readonly buffer: Int32Array;
+  private readonly values: Float64Array;
+  private used = 0;
+  private valuesUsed = 0;
+
+  constructor(m: number) {
+    this.argmin = new Int32Array(m + 1);
+    this.buffer = new Int32Array(3 * (m + 1));
+    this.values = new Float64Array(2 * (m + 1));
+  }
+
+  /** Returns a view of `size` cached entries, released like the column stacks. */
+  allocateValues(size: number): Float64Array {
+    const view = this.values.subarray(this.valuesUsed, this.valuesUsed + size);
+    this.valuesUsed += size;
+    return view;
+  }
+
+  releaseValues(size: number): void {
+    this.valuesUsed -= size;
+  }
+
+  allocate(size: number): Int32Array {
+    if (this.used + size > this.buffer.length) {
+      throw new RangeError(`SMAWK scratch overflow: ${this.used} + ${size} > ${this.buffer.length}`);
+    }
+    const view = this.buffer.subarray(this.used, this.used + size);
+    this.used += size;
+    return view;
+  }
+
+  /** Returns the last `size` entries allocated. */
+  release(size: number): void {
+    this.used -= size;
+  }
 }
 
 /**
@@ -180,36 +302,55 @@ function fillLayer(
  * Σ c·(v − mean)², which give the squared error of any run about its own mean in O(1).
  * Subtracting the overall mean keeps the sums small, which limits cancellation.
  */
-class RunErrors {
+class RunErrors implements RunErrorSource {
   readonly size: number;
   private readonly centre: number;
-  private readonly weight: Float64Array;
-  private readonly sum: Float64Array;
-  private readonly sumOfSquares: Float64Array;
+  // Read directly by LayerMatrix, in the inner loop.
+  readonly weight: Float64Array;
+  readonly sum: Float64Array;
+  readonly sumOfSquares: Float64Array;
 
-  constructor(distinct: Float32Array, counts: Float64Array) {
-    this.size = distinct.length;
-    let total = 0;
-    let totalCount = 0;
-    for (let i = 0; i < this.size; i++) {
-      total += (counts[i] as number) * (distinct[i] as number);
-      totalCount += counts[i] as number;
-    }
-    this.centre = total / totalCount;
-
-    this.weight = new Float64Array(this.size + 1);
-    this.sum = new Float64Array(this.size + 1);
-    this.sumOfSquares = new Float64Array(this.size + 1);
-    for (let i = 0; i < this.size; i++) {
-      const count = counts[i] as number;
-      const centred = (distinct[i] as number) - this.centre;
-      this.weight[i + 1] = (this.weight[i] as number) + count;
-      this.sum[i + 1] = (this.sum[i] as number) + count * centred;
-      this.sumOfSquares[i + 1] = (this.sumOfSquares[i] as number) + count * centred * centred;
-    }
+  private constructor(size: number, centre: number) {
+    this.size = size;
+    this.centre = centre;
+    this.weight = new Float64Array(size + 1);
+    this.sum = new Float64Array(size + 1);
+    this.sumOfSquares = new Float64Array(size + 1);
   }
 
-  /** Returns the squared error of the distinct values [from, to) about their weighted mean. */
+  /**
+   * Builds the sums from a sorted copy of `values`, which is dropped afterwards, so no
+   * separate arrays of distinct values and counts are kept. -0 and +0 compare equal, so
+   * they form one distinct value.
+   */
+  static fromValues(values: Float32Array): RunErrors {
+    const sorted = Float32Array.from(values).sort();
+    let size = 0;
+    let total = 0;
+    for (let i = 0; i < sorted.length; i++) {
+      if (i === 0 || sorted[i] !== sorted[i - 1]) size++;
+      total += sorted[i] as number;
+    }
+
+    const errors = new RunErrors(size, total / sorted.length);
+    let index = 0;
+    let i = 0;
+    while (i < sorted.length) {
+      const value = sorted[i] as number;
+      let count = 0;
+      while (i < sorted.length && sorted[i] === value) {
+        count++;
+        i++;
+      }
+      const centred = value - errors.centre;
+      errors.weight[index + 1] = (errors.weight[index] as number) + count;
+      errors.sum[index + 1] = (errors.sum[index] as number) + count * centred;
+      errors.sumOfSquares[index + 1] = (errors.sumOfSquares[index] as number) + count * centred * centred;
+      index++;
+    }
+    return errors;
+  }
+
   runError(from: number, to: number): number {
     const weight = (this.weight[to] as number) - (this.weight[from] as number);
     const sum = (this.sum[to] as number) - (this.sum[from] as number);
@@ -222,5 +363,18 @@ class RunErrors {
     const weight = (this.weight[to] as number) - (this.weight[from] as number);
     const sum = (this.sum[to] as number) - (this.sum[from] as number);
     return Math.fround(this.centre + sum / weight);
+  }
+}
+
+/** The distinct values in descending order, as a view of the ascending sums. */
+class ReversedRunErrors implements RunErrorSource {
+  readonly size: number;
+
+  constructor(readonly ascending: RunErrors) {
+    this.size = ascending.size;
+  }
+
+  runError(from: number, to: number): number {
+    return this.ascending.runError(this.size - to, this.size - from);
   }
 }

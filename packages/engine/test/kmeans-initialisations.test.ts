@@ -50,6 +50,41 @@ function bruteForceError(values: Float32Array, clusters: number): number {
   return search(0, Math.min(clusters, sorted.length));
 }
 
+/**
+ * Returns the lowest squared error of `values` in `clusters` runs by the plain O(N·m²)
+ * dynamic programme over the sorted distinct values, with each run's error summed
+ * directly about its mean.
+ */
+function quadraticProgrammeError(values: Float32Array, clusters: number): number {
+  const sorted = Array.from(values).sort((a, b) => a - b);
+  const distinct = [...new Set(sorted)];
+  const counts = distinct.map((value) => sorted.filter((other) => other === value).length);
+  const runError = (from: number, to: number): number => {
+    let weight = 0;
+    let sum = 0;
+    for (let i = from; i < to; i++) {
+      weight += counts[i] as number;
+      sum += (counts[i] as number) * (distinct[i] as number);
+    }
+    const mean = sum / weight;
+    let error = 0;
+    for (let i = from; i < to; i++) error += (counts[i] as number) * ((distinct[i] as number) - mean) ** 2;
+    return error;
+  };
+
+  const m = distinct.length;
+  const usable = Math.min(clusters, m);
+  let previous = Array.from({ length: m + 1 }, (_, p) => (p === 0 ? Infinity : runError(0, p)));
+  for (let layer = 2; layer <= usable; layer++) {
+    const next = Array.from({ length: m + 1 }, () => Infinity);
+    for (let p = layer; p <= m; p++) {
+      for (let q = layer - 1; q < p; q++) next[p] = Math.min(next[p] as number, (previous[q] as number) + runError(q, p));
+    }
+    previous = next;
+  }
+  return previous[m] as number;
+}
+
 /** Absolute slack for comparing squared errors, which carry float32 centroids and float64 sums. */
 function slack(error: number): number {
   return 1e-9 * Math.max(1, error);
@@ -66,6 +101,18 @@ describe('exact 1-D k-means', () => {
       const expected = bruteForceError(values, clusters);
       const actual = sumOfSquaredErrors(values, centroids);
       assert.ok(Math.abs(actual - expected) <= slack(expected), `trial ${trial}: ${actual} vs brute force ${expected} for ${values} in ${clusters}`);
+    }
+  });
+
+  it('matches the quadratic programme on larger inputs', () => {
+    const random = createRandom(24);
+    for (let trial = 0; trial < 30; trial++) {
+      const count = 50 + random.nextInt(350);
+      const values = trial % 3 === 0 ? valuesWithTies(count, 5 + random.nextInt(count), random) : normalValues(count, random);
+      const clusters = [2, 3, 5, 8, 13, 21][trial % 6] as number;
+      const expected = quadraticProgrammeError(values, clusters);
+      const actual = sumOfSquaredErrors(values, optimalKmeans1dCentroids(values, clusters));
+      assert.ok(Math.abs(actual - expected) <= slack(expected), `trial ${trial}, ${count} values in ${clusters}: ${actual} vs ${expected}`);
     }
   });
 
