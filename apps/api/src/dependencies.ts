@@ -1,7 +1,7 @@
 // Services and settings that the routes use, gathered in one object so that tests can build
 // the app around their own Redis prefix and data folder.
 import type { WorkerRecord } from '@centroid/contracts';
-import type { ArtifactStore, CancelSignal, ClusterQueue, JobStore } from '@centroid/jobs';
+import type { ArtifactStore, CancelSignal, ClusterQueue, IdempotencyKeys, JobStore } from '@centroid/jobs';
 import type { UploadLimits } from './job-submission.js';
 import type { DatasetInspector } from './dataset-check.js';
 import type { ModelInspector } from './model-check.js';
@@ -12,6 +12,8 @@ export interface RouteDependencies {
   queue: Pick<ClusterQueue, 'add'>;
   artifacts: ArtifactStore;
   cancelSignal: Pick<CancelSignal, 'request'>;
+  /** Idempotency keys of POST /v1/jobs. */
+  idempotency: Pick<IdempotencyKeys, 'claim' | 'complete' | 'release'>;
   /** Sends PING to Redis, for /readyz. */
   pingRedis: () => Promise<unknown>;
   /** Returns the workers whose heartbeat has not expired, for /readyz (`WorkerRegistry.list`). */

@@ -1,6 +1,6 @@
 // Starts the API server from environment variables (see config.ts) and drains it on SIGTERM
 // or SIGINT: /readyz turns 503 first, then in-flight requests finish before the port closes.
-import { ArtifactStore, CancelSignal, ClusterQueue, JobStore, WorkerRegistry, createApiConnection } from '@centroid/jobs';
+import { ArtifactStore, CancelSignal, ClusterQueue, createApiConnection, IdempotencyKeys, JobStore, WorkerRegistry } from '@centroid/jobs';
 import { pino } from 'pino';
 import { buildApp } from './app.js';
 import { createSharedMetricsReader } from './routes/metrics.js';
@@ -36,6 +36,7 @@ async function main(): Promise<void> {
     pingRedis: () => redis.ping(),
     listWorkers: () => workers.list(),
     readSharedMetrics: createSharedMetricsReader(redis, config.redisPrefix),
+    idempotency: new IdempotencyKeys({ connection: redis, prefix: config.redisPrefix }),
     limits: { maxModelBytes: config.maxModelBytes, maxDatasetBytes: config.maxDatasetBytes },
     ...(config.publicUrl === undefined ? {} : { publicUrl: config.publicUrl }),
     allowPrivateWebhooks: config.allowPrivateWebhooks,

@@ -54,6 +54,17 @@ export function buildOpenApiDocument(serverUrl?: string): JsonObject {
           description:
             'Multipart form. The `params` part must come first. The model and dataset are checked before the job is queued, ' +
             'so a file that cannot be used is rejected here with 415 or 422.',
+          parameters: [
+            {
+              name: 'Idempotency-Key',
+              in: 'header',
+              required: false,
+              schema: { type: 'string', pattern: '^[\\x21-\\x7e]{1,255}$' },
+              description:
+                'Makes retries safe for 24 hours: the same key with the same request returns the first job (header Idempotent-Replayed: true), ' +
+                'the same key with a different request is a 422, and a key whose first request is still being handled is a 409.',
+            },
+          ],
           requestBody: {
             required: true,
             content: {
@@ -78,6 +89,7 @@ export function buildOpenApiDocument(serverUrl?: string): JsonObject {
               content: { 'application/json': { schema: ref('Job') } },
             },
             400: problemResponse('Malformed request: parts out of order, duplicated or unknown.'),
+            409: problemResponse('A request with the same Idempotency-Key is still being handled.'),
             413: problemResponse('An upload exceeds its size limit.'),
             415: problemResponse('Not multipart, or a model file of an unsupported format.'),
             422: problemResponse('Invalid parameters, model or dataset. The problem names the field, layer or file at fault.'),

@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ArtifactStore, CancelSignal, ClusterQueue, JobStore, WorkerRegistry, createApiConnection } from '@centroid/jobs';
+import { ArtifactStore, CancelSignal, ClusterQueue, createApiConnection, IdempotencyKeys, JobStore, WorkerRegistry } from '@centroid/jobs';
 import type { FastifyInstance } from 'fastify';
 import { buildApp, createSharedMetricsReader, type AppOptions } from '../src/index.js';
 
@@ -49,6 +49,7 @@ export async function createApiFixture(overrides: Partial<AppOptions> = {}): Pro
     pingRedis: () => redis.ping(),
     listWorkers: () => new WorkerRegistry({ connection: redis, prefix }).list(),
     readSharedMetrics: createSharedMetricsReader(redis, prefix),
+    idempotency: new IdempotencyKeys({ connection: redis, prefix }),
     limits: { maxModelBytes: MAX_MODEL_BYTES, maxDatasetBytes: MAX_DATASET_BYTES },
     logger: false,
     ...overrides,

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buildApp, createSharedMetricsReader } from '@centroid/api';
 import { CentroidClient } from '@centroid/client';
-import { ArtifactStore, CancelSignal, ClusterQueue, JobStore, WorkerRegistry, createApiConnection } from '@centroid/jobs';
+import { ArtifactStore, CancelSignal, ClusterQueue, createApiConnection, IdempotencyKeys, JobStore, WorkerRegistry } from '@centroid/jobs';
 import { generateWebhookSecret } from '@centroid/webhooks';
 import { pino } from 'pino';
 import { startWorker, type WorkerOptions } from '../src/index.js';
@@ -49,6 +49,7 @@ export async function startService(workerOptions: Partial<WorkerOptions> = {}): 
     pingRedis: () => redis.ping(),
     listWorkers: () => new WorkerRegistry({ connection: redis, prefix }).list(),
     readSharedMetrics: createSharedMetricsReader(redis, prefix),
+    idempotency: new IdempotencyKeys({ connection: redis, prefix }),
     // The webhook receiver listens on 127.0.0.1.
     allowPrivateWebhooks: true,
     logger: false,

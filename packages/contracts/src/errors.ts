@@ -4,6 +4,8 @@
 /** HTTP status and title for each error code. */
 export const ERROR_CODES = {
   REQUEST_INVALID: { status: 400, title: 'Invalid request' },
+  IDEMPOTENCY_KEY_IN_USE: { status: 409, title: 'Idempotency key in use' },
+  IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'Idempotency key reused' },
   PARAMS_INVALID: { status: 422, title: 'Invalid job parameters' },
   UPLOAD_MISSING: { status: 400, title: 'Missing upload' },
   UPLOAD_TOO_LARGE: { status: 413, title: 'Upload too large' },

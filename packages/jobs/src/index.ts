@@ -13,3 +13,4 @@ export * from './webhook-queue.js';
 export * from './worker-registry.js';
 export * from './service-counters.js';
 export * from './retention.js';
+export * from './idempotency-keys.js';
