@@ -1,42 +1,48 @@
 // The quick check that the API runs on an upload before it queues a job.
 import { basename } from 'node:path';
 
-import { assertHdf5File } from './file-signature.js';
+import { CentroidError } from '@centroid/contracts';
+
+import { countTopLevelLayers } from './keras-archive/inspect.js';
 import { defaultTimeoutMs, runIsolatedH5Task } from './keras-h5/isolated.js';
 import { translateModelConfig, unsupportedLayersError } from './keras-h5/tfjs-config.js';
+import { detectModelFormat } from './model-file.js';
+import { readManifest, withTfjsContainer } from './tfjs/read.js';
 
+import type { ArchiveLimits } from './archive/model-archive.js';
 import type { InspectedModelFile, ModelFileSummary } from './keras-h5/inspect.js';
 import type { IsolationOptions } from './keras-h5/isolated.js';
+import type { KerasModelConfig } from './keras-h5/types.js';
 
 export type { ModelFileSummary } from './keras-h5/inspect.js';
 
 /** The summary of a model file, with the config and weight list that the check of `layers` rules needs. */
 export interface ModelInspection extends ModelFileSummary {
   modelConfig: InspectedModelFile['modelConfig'];
-  /** Every weight dataset, in file order, without values. */
+  /**
+   * Every weight, in file order, without values, listed as a `.h5` file lists them: `layer`
+   * is the top-level layer and `name` ends with the weight's name, such as `dense/kernel`.
+   */
   weights: InspectedModelFile['weights'];
 }
 
 /**
- * Checks that a model file is a Keras HDF5 model with a parsable config, at least one
- * weight tensor and only layers that TF.js can build, and summarises it. No weight values
- * are read, but the child process that runs the HDF5 library keeps a copy of the file in
- * memory while it works. Raises the errors of `readKerasH5`, MODEL_INVALID for a model
- * without weights, and MODEL_LAYER_UNSUPPORTED listing every layer that `toLayersModel`
- * would reject from the config alone.
+ * Checks that a model file is a Keras HDF5 model, a `.keras` archive or a TF.js layers
+ * model with a parsable config, at least one weight tensor and only layers that TF.js can
+ * build, and summarises it. No weight values are decoded. The child process that runs the
+ * HDF5 library keeps a copy of the HDF5 file in memory while it works, and a TF.js
+ * model's shards are only measured. Raises the errors of `readModel`, MODEL_INVALID for a
+ * model without weights, and MODEL_LAYER_UNSUPPORTED listing every layer that
+ * `toLayersModel` would reject from the config alone.
  */
 export async function inspectModelFile(
   path: string,
   filename: string = basename(path),
-  options: IsolationOptions = {},
+  options: IsolationOptions & ArchiveLimits = {},
 ): Promise<ModelInspection> {
-  await assertHdf5File(path, filename);
-  const timeoutMs = options.timeoutMs ?? (await defaultTimeoutMs(path));
-  const { summary, modelConfig, weights } = await runIsolatedH5Task<InspectedModelFile>('inspectKerasH5', [path, filename], timeoutMs, {
-    filename,
-    activity: 'inspecting the HDF5 file',
-    failureCode: 'MODEL_INVALID',
-  });
+  const format = await detectModelFormat(path, filename);
+  const { summary, modelConfig, weights } =
+    format === 'tfjs' ? await inspectTfjs(path, filename, options) : await inspectInChild(path, filename, format, options);
 
   // The config is checked here, in the caller, so that the child never loads TF.js. The
   // TF.js model itself is not built: that would allocate and initialise every weight, so
@@ -47,4 +53,71 @@ export async function inspectModelFile(
     throw unsupportedLayersError(filename, unsupported);
   }
   return { ...summary, modelConfig, weights };
+}
+
+async function inspectInChild(
+  path: string,
+  filename: string,
+  format: 'keras_h5' | 'keras',
+  options: IsolationOptions & ArchiveLimits,
+): Promise<InspectedModelFile> {
+  const timeoutMs = options.timeoutMs ?? (await defaultTimeoutMs(path));
+  if (format === 'keras_h5') {
+    return runIsolatedH5Task<InspectedModelFile>('inspectKerasH5', [path, filename], timeoutMs, {
+      filename,
+      activity: 'inspecting the HDF5 file',
+      failureCode: 'MODEL_INVALID',
+    });
+  }
+  const limits: ArchiveLimits = options.maxExpandedBytes === undefined ? {} : { maxExpandedBytes: options.maxExpandedBytes };
+  return runIsolatedH5Task<InspectedModelFile>('inspectKerasArchive', [path, filename, limits], timeoutMs, {
+    filename,
+    activity: 'inspecting the .keras archive',
+    failureCode: 'MODEL_INVALID',
+  });
+}
+
+async function inspectTfjs(path: string, filename: string, limits: ArchiveLimits): Promise<InspectedModelFile> {
+  const manifest = await withTfjsContainer(path, filename, limits, (container) => readManifest(container, filename));
+  const specs = manifest.weightGroups.flatMap((group) => group.weights);
+  if (specs.length === 0) {
+    throw new CentroidError('MODEL_INVALID', `${filename} lists no weights in its manifest, so there is nothing to cluster; expected a trained model.`, {
+      file: filename,
+    });
+  }
+
+  const topLevelOf = topLevelLayerIndex(manifest.modelConfig);
+  const weights = specs.map((spec) => {
+    const leaf = spec.name.split('/')[0] as string;
+    return { layer: topLevelOf.get(leaf) ?? leaf, name: spec.name, datasetPath: spec.name, shape: spec.shape, dtype: spec.dtype };
+  });
+  return {
+    summary: {
+      format: 'tfjs',
+      kerasVersion: manifest.kerasVersion,
+      layerCount: countTopLevelLayers(manifest.modelConfig),
+      weightCount: specs.length,
+      parameterCount: specs.reduce((sum, spec) => sum + spec.shape.reduce((product, size) => product * size, 1), 0),
+    },
+    modelConfig: manifest.modelConfig,
+    weights,
+  };
+}
+
+/** Maps every layer name, those inside nested models included, to the name of the top-level layer that contains it. */
+function topLevelLayerIndex(modelConfig: KerasModelConfig): Map<string, string> {
+  const index = new Map<string, string>();
+  const visit = (config: unknown, topLevel: string | null) => {
+    const layers = (config as { config?: { layers?: unknown } }).config?.layers;
+    if (!Array.isArray(layers)) {
+      return;
+    }
+    for (const layer of layers as { config?: { name?: unknown } }[]) {
+      const name = String(layer.config?.name);
+      index.set(name, topLevel ?? name);
+      visit(layer, topLevel ?? name);
+    }
+  };
+  visit(modelConfig, null);
+  return index;
 }

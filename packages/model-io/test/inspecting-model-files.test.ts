@@ -3,9 +3,11 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 
+import { unzipSync, zipSync } from 'fflate';
+
 import { isCentroidError } from '@centroid/contracts';
 
-import { inspectModelFile } from '../src/index.js';
+import { inspectModelFile, readKerasArchive, writeTfjsModel } from '../src/index.js';
 import { fixture, temporaryFolder } from './helpers.js';
 
 import type { ErrorCode } from '@centroid/contracts';
@@ -78,8 +80,55 @@ describe('inspectModelFile', () => {
     await assertRejects(fixture('no-weights.h5'), 'MODEL_INVALID', /no-weights\.h5 contains no weight tensors/);
   });
 
-  test('rejects a file that is not HDF5', async () => {
-    await assertRejects(fixture('arrays-deflated.npz'), 'MODEL_FORMAT_UNSUPPORTED', /arrays-deflated\.npz is not an HDF5 file/);
+  test('rejects a zip that is not a model', async () => {
+    await assertRejects(fixture('arrays-deflated.npz'), 'MODEL_FORMAT_UNSUPPORTED', /arrays-deflated\.npz is a zip archive but neither a Keras 3 \.keras archive/);
+  });
+
+  test('summarises a .keras archive', async () => {
+    const summary = await inspectModelFile(fixture('archive-convolutional.keras'));
+
+    assert.equal(summary.format, 'keras');
+    assert.equal(summary.layerCount, 7);
+    assert.equal(summary.weightCount, 11);
+    assert.deepEqual(
+      summary.weights.filter((weight) => weight.layer === 'separable').map((weight) => weight.name),
+      ['separable/depthwise_kernel', 'separable/pointwise_kernel', 'separable/bias'],
+    );
+  });
+
+  test('names nested .keras variables by top-level layer', async () => {
+    const summary = await inspectModelFile(fixture('archive-recurrent.keras'));
+    const block = summary.weights.filter((weight) => weight.layer === 'block').map((weight) => weight.name);
+
+    assert.deepEqual(block, [
+      'inner_dense/kernel',
+      'inner_dense/bias',
+      'inner_bn/gamma',
+      'inner_bn/beta',
+      'inner_bn/moving_mean',
+      'inner_bn/moving_variance',
+    ]);
+  });
+
+  test('summarises a zipped TF.js model', async (t) => {
+    const path = join(await temporaryFolder(t), 'model.tfjs.zip');
+    await writeTfjsModel(await readKerasArchive(fixture('archive-recurrent.keras')), path, new Map());
+    const summary = await inspectModelFile(path, 'upload.zip');
+
+    assert.equal(summary.format, 'tfjs');
+    assert.equal(summary.weightCount, 26);
+    assert.ok(summary.weights.some((weight) => weight.layer === 'block' && weight.name === 'inner_dense/kernel'));
+  });
+
+  test('rejects a TF.js zip with a short shard', async (t) => {
+    const folder = await temporaryFolder(t);
+    const path = join(folder, 'model.tfjs.zip');
+    await writeTfjsModel(await readKerasArchive(fixture('archive-float16.keras')), path, new Map());
+    const members = unzipSync(new Uint8Array(await readFile(path)));
+    members['group1-shard1of1.bin'] = (members['group1-shard1of1.bin'] as Uint8Array).subarray(2);
+    const broken = join(folder, 'broken.zip');
+    await writeFile(broken, zipSync(members));
+    await assertRejects(broken, 'MODEL_INVALID', /hold \d+ bytes, but its weights need \d+ bytes/);
   });
 
   test('rejects a truncated file', async (t) => {

@@ -1,6 +1,7 @@
 // Entry point of the child process that runs HDF5 work for `readKerasH5`,
-// `inspectKerasH5`, `writeKerasH5` and the `.keras` archive reader and writer.
+// `inspectKerasH5`, `writeKerasH5` and the `.keras` archive reader, inspector and writer.
 import { serveChildTasks } from '../isolation/run-in-child.js';
+import { inspectKerasArchiveInProcess } from '../keras-archive/inspect.js';
 import { readKerasArchiveInProcess } from '../keras-archive/read.js';
 import { writeKerasArchiveInProcess } from '../keras-archive/write.js';
 import { inspectKerasH5InProcess } from './inspect.js';
@@ -12,5 +13,6 @@ serveChildTasks({
   inspectKerasH5: inspectKerasH5InProcess,
   writeKerasH5: writeKerasH5InProcess,
   readKerasArchive: readKerasArchiveInProcess,
+  inspectKerasArchive: inspectKerasArchiveInProcess,
   writeKerasArchive: writeKerasArchiveInProcess,
 });

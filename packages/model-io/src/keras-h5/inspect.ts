@@ -6,14 +6,18 @@ import { readModelMetadata } from './metadata.js';
 import { withKerasH5File } from './open.js';
 import { readWeightIndex, type WeightDescriptor } from './weight-index.js';
 
+import type { ModelFormat } from '../model-types.js';
 import type { KerasModelConfig } from './types.js';
 
 /** Summary of a model file, for the check that runs before a job is queued. */
 export interface ModelFileSummary {
-  format: 'keras_h5';
-  /** The `keras_version` root attribute, or null when the file has none. */
+  format: ModelFormat;
+  /** The Keras version that saved the model (for TF.js, the topology's `keras_version`), or null when the file has none. */
   kerasVersion: string | null;
-  /** Number of top-level layers in the `layer_names` attribute, including layers without weights. */
+  /**
+   * Number of top-level layers: in the `layer_names` attribute of a `.h5` file, or in the
+   * model config of the other formats, including layers without weights.
+   */
   layerCount: number;
   /** Number of weight tensors. */
   weightCount: number;
