@@ -292,6 +292,10 @@ export async function streamEntry(
     try {
       inflate.push(chunk, final);
     } catch (error) {
+      // `onChunk` runs inside push, so its own errors, such as a bad .npy header, pass through as they are.
+      if (error instanceof CentroidError) {
+        throw error;
+      }
       throw new CentroidError(
         'DATASET_INVALID',
         `${filename}: member "${entry.name}" has corrupt deflate data (${(error as Error).message}).`,

@@ -129,3 +129,14 @@ describe('compression bombs', () => {
     assert.equal((await readNpz(path, { maxExpandedBytes: 2_000_000, arrays: ['a', 'b'] })).size, 2);
   });
 });
+
+describe('fuzz regressions', () => {
+  test('reports a bad header in a deflated member', async (t) => {
+    // Found by fuzzing: the header error raised while inflating was reported as corrupt deflate data.
+    const member = buildNpy("{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }x", bytesOf(new Float32Array(3)));
+    const path = await writeTemporary(t, 'header.npz', buildZip([{ name: 'a.npy', data: member, method: 8 }]));
+
+    await assertRejects(readNpz(path), 'DATASET_INVALID', /^header\.npz: array "a" has an unreadable \.npy header \(unexpected text after the dict at offset \d+\)/);
+    await assertRejects(readNpzArrayNames(path), 'DATASET_INVALID', /^header\.npz: array "a" has an unreadable \.npy header/);
+  });
+});
