@@ -17,6 +17,14 @@ export type CentroidInitialisation = (typeof CENTROID_INITIALISATIONS)[number];
 export const GRADIENT_AGGREGATIONS = ['sum', 'avg'] as const;
 export type GradientAggregation = (typeof GRADIENT_AGGREGATIONS)[number];
 
+/**
+ * Format of the clustered model: `same` as the upload, or Keras HDF5 (`keras_h5`, a `.h5`
+ * file), a Keras 3 archive (`keras`, a `.keras` file) or a TF.js layers model (`tfjs`,
+ * `model.json` and its shards in one zip).
+ */
+export const OUTPUT_FORMATS = ['same', 'keras_h5', 'keras', 'tfjs'] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
 const lowerCase = (value: unknown): unknown => (typeof value === 'string' ? value.toLowerCase() : value);
 
 export const FineTuneParamsSchema = z
@@ -170,6 +178,12 @@ export const JobParamsSchema = z
     layers: z.array(LayerRuleSchema).optional(),
     fine_tune: FineTuneParamsSchema.default(FineTuneParamsSchema.parse({})),
     dataset: DatasetParamsSchema.default(DatasetParamsSchema.parse({})),
+    /**
+     * Format of the returned model: `same` as the upload, `keras_h5`, `keras` or `tfjs`.
+     * Any upload can be returned as `tfjs`; Keras formats are written from an upload of the
+     * same format. @defaultValue `same`
+     */
+    output_format: z.enum(OUTPUT_FORMATS).default('same'),
     webhook: WebhookParamsSchema.optional(),
   })
   .strict();

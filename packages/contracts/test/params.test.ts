@@ -54,4 +54,23 @@ describe('job parameters', () => {
       (error: unknown) => error instanceof ParamsError && error.location.field === 'number_of_clusters',
     );
   });
+
+  it('defaults output_format to same', () => {
+    const params = parseOrThrow(JobParamsSchema, { number_of_clusters: 8 });
+    assert.equal(params.output_format, 'same');
+  });
+
+  it('accepts every output_format', () => {
+    for (const format of ['same', 'keras_h5', 'keras', 'tfjs']) {
+      const params = parseOrThrow(JobParamsSchema, { number_of_clusters: 8, output_format: format });
+      assert.equal(params.output_format, format);
+    }
+  });
+
+  it('rejects an unknown output_format', () => {
+    assert.throws(
+      () => parseOrThrow(JobParamsSchema, { number_of_clusters: 8, output_format: 'onnx' }),
+      (error: unknown) => error instanceof ParamsError && error.location.field === 'output_format',
+    );
+  });
 });
