@@ -1,12 +1,19 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
 import { CentroidError, JobParamsSchema, decideLayers, describeModelLayers, type JobParamsInput, type LayerReport } from '@centroid/contracts';
 import { selectBackend, selectWeights } from '@centroid/engine';
-import { fixturePath } from '@centroid/examples';
-import { inspectModelFile, readKerasH5, toLayersModel } from '@centroid/model-io';
+import { fixturePath, pythonScriptPath, venvPythonPath } from '@centroid/examples';
+import { inspectModelFile, readKerasH5, readNpy, toLayersModel } from '@centroid/model-io';
 import { runPipeline } from '../src/index.js';
-import { bitsOf, pipelineInput, withTempDir } from './helpers.js';
+import { bitsOf, pipelineInput, withTempDir, writeNpz } from './helpers.js';
+
+const run = promisify(execFile);
+const python = venvPythonPath();
+const skipKeras = python === undefined ? 'no .venv at the repository root; run pnpm setup:python' : false;
 
 /** Conv2D, DepthwiseConv2D, BatchNormalization, SeparableConv2D, TimeDistributed(Dense), a nested Sequential and a 6-weight Dense. */
 const layerMix = fixturePath('layer-mix.h5');
@@ -123,5 +130,51 @@ describe('runPipeline with layers rules', () => {
     } finally {
       model.dispose();
     }
+  });
+
+  it('writes nested and wrapped layers that Keras loads', { skip: skipKeras }, async () => {
+    await withTempDir(async (dir) => {
+      const samples = 4;
+      const inputs = Float32Array.from({ length: samples * 8 * 8 * 2 }, (_, index) => Math.sin(index));
+      const npz = await writeNpz(path.join(dir, 'inputs.npz'), { x_test: { dtype: '<f4', shape: [samples, 8, 8, 2], data: inputs } });
+      const outDir = path.join(dir, 'out');
+      const result = await runPipeline(
+        pipelineInput(layerMix, null, outDir, {
+          number_of_clusters: 4,
+          cluster_depthwise: true,
+          layers: [{ match: { name: 'head' }, number_of_clusters: 3, cluster_biases: true }],
+        }),
+      );
+      const clusteredPath = path.join(outDir, 'model.h5');
+      assert.equal(reportOf(result.metrics.layers, 'head_dense/bias:0').number_of_clusters, 3);
+
+      const { model } = await toLayersModel(await readKerasH5(clusteredPath));
+      const enginePredictions = tf.tidy(() => (model.predict(tf.tensor4d(inputs, [samples, 8, 8, 2])) as tf.Tensor).dataSync() as Float32Array);
+      model.dispose();
+
+      const predictionsPath = path.join(dir, 'keras-predictions.npy');
+      await run(python!, [pythonScriptPath('predict.py'), clusteredPath, npz, 'x_test', '1', String(samples), predictionsPath], {
+        env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' },
+      });
+      const kerasPredictions = (await readNpy(predictionsPath)).data as Float32Array;
+      assert.equal(kerasPredictions.length, enginePredictions.length);
+      kerasPredictions.forEach((value, index) => {
+        assert.ok(Math.abs(value - enginePredictions[index]!) <= 1e-5, `output ${index}: Keras ${value}, engine ${enginePredictions[index]}`);
+      });
+
+      const { stdout } = await run(python!, [pythonScriptPath('inspect_h5.py'), clusteredPath], { env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' } });
+      const datasets = (JSON.parse(stdout) as { datasets: { path: string; distinct_values: number }[] }).datasets;
+      for (const [datasetPath, clusters] of [
+        ['model_weights/head/head_dense/kernel:0', 3],
+        ['model_weights/head/head_dense/bias:0', 3],
+        ['model_weights/head/head_out/kernel:0', 3],
+        ['model_weights/td_dense/td_dense/kernel:0', 4],
+        ['model_weights/depthwise/depthwise/depthwise_kernel:0', 4],
+      ] as const) {
+        const dataset = datasets.find((candidate) => candidate.path === datasetPath);
+        assert.ok(dataset, `no dataset ${datasetPath}`);
+        assert.ok(dataset.distinct_values <= clusters, `${datasetPath} has ${dataset.distinct_values} values`);
+      }
+    });
   });
 });
