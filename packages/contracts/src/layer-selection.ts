@@ -239,7 +239,10 @@ export function describeLayer(layer: Pick<LayerDescription, 'className' | 'wrapp
 }
 
 function checkRuleNamesExist(layers: readonly LayerDescription[], rules: readonly LayerRule[]): void {
-  const names = new Set(layers.flatMap((layer) => candidatesOf(layer).map((candidate) => candidate.name)));
+  // Input layers are left out, because TF.js lists them for functional models but not for
+  // Sequential ones, so the API and the engine would disagree on whether they exist.
+  const named = layers.filter((layer) => layer.className !== 'InputLayer');
+  const names = new Set(named.flatMap((layer) => candidatesOf(layer).map((candidate) => candidate.name)));
   rules.forEach((rule, index) => {
     const name = rule.match.name;
     if (name === undefined || names.has(name)) return;

@@ -214,6 +214,14 @@ describe('layer decisions', () => {
     );
   });
 
+  it('does not know input layers by name', () => {
+    const model = [layer('pixels', 'InputLayer', []), ...MODEL];
+    assert.throws(
+      () => decideLayers(model, JobParamsSchema.parse({ number_of_clusters: 8, layers: [{ match: { name: 'pixels' }, action: 'exclude' }] })),
+      (error: unknown) => error instanceof CentroidError && error.code === 'PARAMS_INVALID' && error.location.layer === 'pixels',
+    );
+  });
+
   it('skips the check for unknown weights', () => {
     const model = [layer('inner', 'Flatten', [], { weightsUnknown: true })];
     assert.doesNotThrow(() => decideLayers(model, JobParamsSchema.parse({ number_of_clusters: 8, layers: [{ match: { name: 'inner' } }] })));

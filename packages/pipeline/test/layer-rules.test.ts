@@ -103,6 +103,7 @@ describe('runPipeline with layers rules', () => {
       { layers: [{ match: { name: 'bn' } }] },
       { layers: [{ match: { name: 'tiny' } }] },
       { layers: [{ match: { name: 'no_such_layer' }, action: 'exclude' }] },
+      { layers: [{ match: { name: 'pixels' }, action: 'exclude' }] },
     ];
 
     try {
