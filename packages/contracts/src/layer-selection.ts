@@ -162,8 +162,13 @@ function ruleMatches(match: LayerMatch, layer: LayerDescription): boolean {
   return candidatesOf(layer).some(({ name, className }) => {
     if (match.name !== undefined) return name === match.name;
     if (match.pattern !== undefined) return matchesPattern(match.pattern, name);
-    return className === match.class;
+    return canonicalClass(className) === canonicalClass(match.class as string);
   });
+}
+
+/** Returns `Model` for `Functional` too, because tf_keras configs name a functional model `Functional` and TF.js names it `Model`. */
+function canonicalClass(className: string): string {
+  return className === 'Functional' ? 'Model' : className;
 }
 
 /** Names a rule the way error messages and reasons quote it, such as `layers[2] (pattern "block1_*")`. */

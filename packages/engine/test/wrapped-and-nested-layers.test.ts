@@ -127,6 +127,8 @@ describe('wrapped and nested layers', () => {
     const selections = clusterAndCheck(model, 3);
 
     assert.deepEqual(clusteredNames(selections), ['fn_a/kernel', 'fn_b/kernel', 'last/kernel']);
+    const byClass = selectWeights(model, JobParamsSchema.parse({ number_of_clusters: 3, layers: [{ match: { class: 'Functional' }, action: 'exclude' }] }));
+    assert.deepEqual(clusteredNames(byClass), ['last/kernel'], 'the Keras class name Functional matches a TF.js Model');
   });
 
   it('rules by nested model name reach its layers', () => {
