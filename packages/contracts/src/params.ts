@@ -71,9 +71,9 @@ export const NORMALIZATION_LAYER_CLASSES = ['BatchNormalization', 'LayerNormaliz
  * `class` (the Keras layer class, such as `Conv2D`). A pattern is a glob matched against
  * the whole layer name: `*` matches any run of characters, `?` matches one character and
  * every other character matches itself. The classes `Functional` and `Model` both name a
- * functional model. A rule also matches the layer that a
- * TimeDistributed or Bidirectional wrapper contains, and every layer of a nested model
- * that it matches by the nested model's name or class.
+ * functional model. A rule also matches the layer that a TimeDistributed or Bidirectional
+ * wrapper contains, and every layer of a nested model that it matches by the nested
+ * model's name or class.
  */
 export const LayerMatchSchema = z
   .object({
