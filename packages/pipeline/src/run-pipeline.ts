@@ -27,7 +27,20 @@ import {
   type ClusterTarget,
   type LossSpec,
 } from '@centroid/engine';
-import { gzipFile, measureFile, readKerasH5, readNpz, toLayersModel, writeKerasH5 } from '@centroid/model-io';
+import {
+  canWriteFormat,
+  describeFormat,
+  gzipFile,
+  measureFile,
+  MODEL_ARTIFACT_NAMES,
+  MODEL_CONTENT_TYPES,
+  readModel,
+  readNpz,
+  toLayersModel,
+  writeModel,
+  type ModelFile,
+  type ModelFormat,
+} from '@centroid/model-io';
 import { disposeDataset, prepareDataset, type PreparedDataset } from './prepare-dataset.js';
 import { stageProgress } from './progress.js';
 import type { PipelineArtifact, PipelineHooks, PipelineInput, PipelineResult } from './types.js';
@@ -38,7 +51,11 @@ function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new CentroidError('JOB_CANCELED', 'The job was canceled.');
 }
 
-/** Runs the whole pipeline and writes `model.h5`, `model.h5.gz` and `metrics.json` to `input.outDir`. */
+/**
+ * Runs the whole pipeline and writes the clustered model, its gzip and `metrics.json` to
+ * `input.outDir`. The model is named by its format: `model.h5`, `model.keras` or
+ * `model.tfjs.zip` (a zip of `model.json` and its weight shards).
+ */
 export async function runPipeline(input: PipelineInput, hooks: PipelineHooks = {}): Promise<PipelineResult> {
   const { params } = input;
   const { signal } = hooks;
@@ -63,9 +80,11 @@ export async function runPipeline(input: PipelineInput, hooks: PipelineHooks = {
   log('info', `backend ${backend.name} ${backend.version}`, { backend });
 
   enterStage('loading');
-  const source = await readKerasH5(input.modelPath, input.modelFilename);
+  const source = await readModel(input.modelPath, input.modelFilename);
+  const outputFormat = chooseOutputFormat(source, params.output_format);
   const { model, bindings } = await toLayersModel(source);
-  if (source.hasOptimizerState) {
+  // A .keras archive written as .keras keeps its optimizer variables, and its writer says so.
+  if (source.hasOptimizerState && !(source.format === 'keras' && outputFormat === 'keras')) {
     warnings.push({
       code: 'OPTIMIZER_STATE_DROPPED',
       message: `${input.modelFilename} contains optimizer state; the clustered model is written without it.`,
@@ -192,9 +211,10 @@ export async function runPipeline(input: PipelineInput, hooks: PipelineHooks = {
       });
     }
 
-    const modelPath = path.join(input.outDir, 'model.h5');
+    const modelName = MODEL_ARTIFACT_NAMES[outputFormat];
+    const modelPath = path.join(input.outDir, modelName);
     const gzipPath = `${modelPath}.gz`;
-    const written = await writeKerasH5(source, modelPath, replacements);
+    const written = await writeModel(source, outputFormat, modelPath, replacements);
     for (const warning of written.warnings) {
       if (!warnings.some((w) => w.code === warning.code)) warnings.push(warning);
     }
@@ -224,8 +244,8 @@ export async function runPipeline(input: PipelineInput, hooks: PipelineHooks = {
     hooks.onProgress?.(stageProgress('packaging', 1));
 
     const artifacts: PipelineArtifact[] = [
-      { name: 'model.h5', path: modelPath, contentType: 'application/x-hdf5' },
-      { name: 'model.h5.gz', path: gzipPath, contentType: 'application/gzip' },
+      { name: modelName, path: modelPath, contentType: MODEL_CONTENT_TYPES[outputFormat] },
+      { name: `${modelName}.gz`, path: gzipPath, contentType: 'application/gzip' },
       { name: 'metrics.json', path: metricsPath, contentType: 'application/json' },
     ];
     return { metrics, artifacts };
@@ -234,6 +254,23 @@ export async function runPipeline(input: PipelineInput, hooks: PipelineHooks = {
     disposeDataset(dataset);
     model.dispose();
   }
+}
+
+/**
+ * Resolves `output_format` against the upload's format. Raises PARAMS_INVALID for a
+ * conversion that model-io cannot write, before any clustering work is done.
+ */
+function chooseOutputFormat(source: ModelFile, requested: PipelineInput['params']['output_format']): ModelFormat {
+  const format = requested === 'same' ? source.format : requested;
+  if (!canWriteFormat(source.format, format)) {
+    throw new CentroidError(
+      'PARAMS_INVALID',
+      `output_format "${requested}" requests a ${describeFormat(format)}, but ${source.filename} is a ${describeFormat(source.format)}, ` +
+        'and conversion into a Keras format from another format is not supported. Use output_format "same" or "tfjs".',
+      { field: 'output_format', file: source.filename },
+    );
+  }
+  return format;
 }
 
 async function runFineTuning(
