@@ -1,19 +1,30 @@
-// Runs the pipeline over every model of the Keras 2 and Keras 3 fixture set
+// Clusters every model of the Keras 2 and Keras 3 fixture set
 // (packages/examples/fixtures/formats, written by make_format_fixtures.py) in every
-// format that model-io reads, and compares the results with real Keras.
+// format that model-io reads, writes it back in the same format, and compares the
+// results with the tool that wrote the fixture: Keras for .h5 and .keras, TF.js for
+// TF.js layers models.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { isCentroidError, type ErrorCode, type Metrics } from '@centroid/contracts';
+import { isCentroidError, type ErrorCode } from '@centroid/contracts';
+import { ClusteringSession, clusterTargets, selectWeights, stripClustering } from '@centroid/engine';
 import { fixturePath, pythonScriptPath, venvPythonPath } from '@centroid/examples';
-import { readKerasH5, toLayersModel, type KerasModelFile, type WeightEntry } from '@centroid/model-io';
-import { runPipeline } from '../src/index.js';
-import { bitsOf, pipelineInput } from './helpers.js';
+import {
+  MODEL_ARTIFACT_NAMES,
+  readModel,
+  toLayersModel,
+  writeModel,
+  type ModelFile,
+  type ModelFormat,
+  type TfjsModelFile,
+  type WeightEntry,
+} from '@centroid/model-io';
+import { bitsOf } from './helpers.js';
 
 const run = promisify(execFile);
 const python = venvPythonPath();
@@ -27,7 +38,7 @@ const TOLERANCE = 1e-4;
  * is this times max(1, |Keras output|), about ten float16 units in the last place.
  */
 const FLOAT16_RELATIVE_TOLERANCE = 1e-2;
-/** Fixtures clustered at the same time; reading and writing HDF5 runs in child processes. */
+/** Fixtures clustered at the same time; model-io reads and writes HDF5 in child processes. */
 const CONCURRENCY = 2;
 
 type FixtureFormat = 'h5' | 'keras' | 'tfjs_layers';
@@ -55,8 +66,8 @@ interface ReferencePredictions {
   outputs: unknown[];
 }
 
-/** Formats that model-io reads and writes; the others are listed and skipped. */
-const SUPPORTED_FORMATS: Record<FixtureFormat, boolean> = { h5: true, keras: false, tfjs_layers: false };
+/** The model-io format of each fixture format, or null for a format that model-io cannot read and write yet. */
+const MODEL_IO_FORMATS: Record<FixtureFormat, ModelFormat | null> = { h5: 'keras_h5', keras: 'keras', tfjs_layers: 'tfjs' };
 
 /** Models that the loader rejects on purpose, with the code it raises and a pattern of its message. */
 const EXPECTED_REJECTIONS: Record<string, { code: ErrorCode; message: RegExp }> = {
@@ -106,13 +117,8 @@ async function readReference(entry: ManifestEntry): Promise<ReferencePredictions
   return JSON.parse(await readFile(path.join(formatsDir, entry.predictions), 'utf8')) as ReferencePredictions;
 }
 
-// TODO: read .keras and TF.js files through model-io's format-neutral reader once it exists.
-async function readModelFile(file: string): Promise<KerasModelFile> {
-  return readKerasH5(file);
-}
-
 /** Builds the model in TF.js and predicts the recorded inputs; the model is disposed afterwards. */
-async function predictWithEngine(file: KerasModelFile, reference: ReferencePredictions, inputDtype: string): Promise<Float32Array> {
+async function predictWithEngine(file: ModelFile, reference: ReferencePredictions, inputDtype: string): Promise<Float32Array> {
   const { model } = await toLayersModel(file);
   try {
     const inputShape = [reference.inputs.length, ...model.inputs[0]!.shape.slice(1)] as number[];
@@ -127,35 +133,90 @@ async function predictWithEngine(file: KerasModelFile, reference: ReferencePredi
   }
 }
 
-function weightKey(layer: string, weight: string): string {
-  return `${layer}\u0000${weight}`;
-}
-
-/** The pipeline's output for one fixture, or the error it raised. */
+/** A fixture clustered and written back, or the error that stopped it. */
 interface ClusteredFixture {
   error: unknown;
   outputPath: string | null;
-  output: KerasModelFile | null;
-  metrics: Metrics | null;
+  output: ModelFile | null;
+  /** `WeightEntry.datasetPath` of every clustered weight. */
+  clusteredPaths: Set<string>;
   enginePredictions: Float32Array | null;
 }
 
-/** Runs the pipeline data-free, then reads the file it wrote and predicts the recorded inputs with it. */
-async function clusterFixture(entry: ManifestEntry, outDir: string): Promise<ClusteredFixture> {
+/**
+ * Clusters every weight the engine selects by default into `CLUSTERS` linear centroids,
+ * without data, as the pipeline does for a job without a dataset, and writes the model
+ * back in its own format.
+ */
+async function clusterDataFree(source: ModelFile, outDir: string): Promise<{ outputPath: string; clusteredPaths: Set<string> }> {
+  const { model, bindings } = await toLayersModel(source);
+  const replacements = new Map<string, Float32Array>();
   try {
-    const result = await runPipeline(
-      pipelineInput(path.join(formatsDir, entry.file), null, outDir, {
-        number_of_clusters: CLUSTERS,
-        cluster_centroids_init: 'linear',
-      }),
-    );
-    const model = result.artifacts.find((artifact) => artifact.name.startsWith('model.') && !artifact.name.endsWith('.gz'));
-    assert.ok(model, `the pipeline wrote no model artifact: ${result.artifacts.map((artifact) => artifact.name).join(', ')}`);
-    const output = await readModelFile(model.path);
+    const targets = clusterTargets(selectWeights(model, CLUSTERS));
+    const session = ClusteringSession.start(model, targets, { method: 'linear', seed: 0 });
+    const clusteredValues = stripClustering(session);
+    for (const binding of bindings) {
+      // Matched by variable, because a nested model's weights are bound to the nested model
+      // but targeted through the inner layer that owns them.
+      const variable = binding.layer.weights[binding.weightIndex];
+      const target = targets.find((candidate) => candidate.layer.weights[candidate.weightIndex] === variable);
+      const values = target === undefined ? undefined : clusteredValues.get(target);
+      if (values !== undefined) replacements.set(binding.entry.datasetPath, values);
+    }
+  } finally {
+    model.dispose();
+  }
+
+  await mkdir(outDir, { recursive: true });
+  const outputPath = path.join(outDir, MODEL_ARTIFACT_NAMES[source.format]);
+  await writeModel(source, source.format, outputPath, replacements);
+  return { outputPath, clusteredPaths: new Set(replacements.keys()) };
+}
+
+/** Clusters one fixture, then reads the file written and predicts the recorded inputs with it. */
+async function clusterFixture(entry: ManifestEntry, source: ModelFile, outDir: string): Promise<ClusteredFixture> {
+  try {
+    const { outputPath, clusteredPaths } = await clusterDataFree(source, outDir);
+    const output = await readModel(outputPath);
     const enginePredictions = await predictWithEngine(output, await readReference(entry), entry.input_dtype);
-    return { error: null, outputPath: model.path, output, metrics: result.metrics, enginePredictions };
+    return { error: null, outputPath, output, clusteredPaths, enginePredictions };
   } catch (error) {
-    return { error, outputPath: null, output: null, metrics: null, enginePredictions: null };
+    return { error, outputPath: null, output: null, clusteredPaths: new Set(), enginePredictions: null };
+  }
+}
+
+/**
+ * Loads a TF.js layers model with TF.js' own deserializer, from its model.json topology as
+ * written and its weights as model-io decoded them, and predicts the recorded inputs.
+ * Returns the error instead when TF.js cannot load the model or predict with it.
+ */
+async function predictWithTfjs(file: TfjsModelFile, reference: ReferencePredictions, inputDtype: string): Promise<Float32Array | Error> {
+  const weightSpecs = file.weights.map((weight) => ({ name: weight.datasetPath, shape: weight.shape, dtype: 'float32' as const }));
+  const weightData = new Float32Array(file.weights.reduce((total, weight) => total + weight.values.length, 0));
+  let offset = 0;
+  for (const weight of file.weights) {
+    weightData.set(weight.values, offset);
+    offset += weight.values.length;
+  }
+  const topology = file.modelJson.modelTopology as tf.io.ModelArtifacts['modelTopology'];
+
+  let model: tf.LayersModel | null = null;
+  try {
+    model = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: topology, weightSpecs, weightData: weightData.buffer }));
+    const inputShape = [reference.inputs.length, ...model.inputs[0]!.shape.slice(1)] as number[];
+    const x = tf.tensor(flatten(reference.inputs), inputShape, inputDtype.startsWith('int') ? 'int32' : 'float32');
+    try {
+      const y = model.predict(x) as tf.Tensor;
+      const values = (await y.data()) as Float32Array;
+      y.dispose();
+      return values;
+    } finally {
+      x.dispose();
+    }
+  } catch (error) {
+    return error instanceof Error ? error : new Error(String(error));
+  } finally {
+    model?.dispose();
   }
 }
 
@@ -196,12 +257,12 @@ function assertExpectedRejection(entry: ManifestEntry, error: unknown): void {
 }
 
 function skipReason(entry: ManifestEntry): string | false {
-  return SUPPORTED_FORMATS[entry.format] ? false : 'format not supported yet by model-io';
+  return MODEL_IO_FORMATS[entry.format] === null ? 'format not supported yet by model-io' : false;
 }
 
 describe('format fixtures', () => {
-  const supported = manifest.fixtures.filter((entry) => SUPPORTED_FORMATS[entry.format]);
-  const originals = new Map<ManifestEntry, Promise<KerasModelFile>>();
+  const supported = manifest.fixtures.filter((entry) => MODEL_IO_FORMATS[entry.format] !== null);
+  const originals = new Map<ManifestEntry, Promise<ModelFile>>();
   const clustered = new Map<ManifestEntry, ClusteredFixture>();
   let kerasPredictions = new Map<string, KerasPrediction>();
   let scratchDir = '';
@@ -209,21 +270,29 @@ describe('format fixtures', () => {
   before(async () => {
     scratchDir = await mkdtemp(path.join(os.tmpdir(), 'centroid-format-fixtures-'));
     await mapConcurrently(supported, CONCURRENCY, async (entry, index) => {
-      const original = readModelFile(path.join(formatsDir, entry.file));
+      const original = readModel(path.join(formatsDir, entry.file));
       // Each test awaits the promise, so a read error fails that test; this keeps it from being unhandled meanwhile.
       original.catch(() => undefined);
       originals.set(entry, original);
-      await original.catch(() => undefined);
-      clustered.set(entry, await clusterFixture(entry, path.join(scratchDir, String(index))));
+      const source = await original.catch(() => null);
+      if (source !== null) clustered.set(entry, await clusterFixture(entry, source, path.join(scratchDir, String(index))));
     });
     if (python !== undefined) {
-      const requests = supported.flatMap((entry) => {
+      const requests = supported.filter((entry) => entry.format !== 'tfjs_layers').flatMap((entry) => {
         const outputPath = clustered.get(entry)?.outputPath;
         return outputPath == null ? [] : [{ entry, outputPath }];
       });
       kerasPredictions = await predictWithKeras(requests, scratchDir);
     }
   });
+
+  /** Returns the fixture's clustered result, or raises the error that stopped it. */
+  function clusteredResult(entry: ManifestEntry): ClusteredFixture {
+    const result = clustered.get(entry);
+    assert.ok(result, `${entry.file} was not clustered because model-io could not read it`);
+    if (result.error !== null) throw result.error;
+    return result;
+  }
 
   after(async () => {
     if (scratchDir !== '') await rm(scratchDir, { recursive: true, force: true });
@@ -264,13 +333,9 @@ describe('format fixtures', () => {
     });
 
     it(`${label} keeps unclustered tensors bit-identical`, { skip: skipReason(entry) }, async () => {
-      const result = clustered.get(entry)!;
-      if (result.error !== null) throw result.error;
       const before = await originals.get(entry)!;
+      const result = clusteredResult(entry);
       const written = result.output!;
-      const clusteredWeights = new Set(
-        result.metrics!.layers.filter((layer) => layer.clustered).map((layer) => weightKey(layer.layer, layer.weight)),
-      );
 
       assert.deepEqual(
         written.weights.map((weight) => weight.datasetPath),
@@ -280,19 +345,39 @@ describe('format fixtures', () => {
       for (const original of before.weights) {
         const output = writtenByPath.get(original.datasetPath)!;
         assert.equal(output.dtype, original.dtype, `${original.datasetPath} changed dtype`);
-        if (clusteredWeights.has(weightKey(original.layer, original.name))) {
+        if (result.clusteredPaths.has(original.datasetPath)) {
           const distinct = new Set(bitsOf(output.values)).size;
           assert.ok(distinct <= CLUSTERS, `${original.datasetPath} has ${distinct} distinct values`);
         } else {
           assert.deepEqual(bitsOf(output.values), bitsOf(original.values), `${original.datasetPath} changed`);
         }
       }
-      assert.equal(written.hasOptimizerState, false);
+      if (entry.model !== 'no-weights') assert.ok(result.clusteredPaths.size > 0, 'no weight was clustered');
+      // A .keras archive keeps its optimizer variables (warning OPTIMIZER_STATE_KEPT); the other formats drop them.
+      assert.equal(written.hasOptimizerState, entry.format === 'keras' && before.hasOptimizerState);
     });
 
-    it(`${label} output predicts alike in Keras`, { skip: skipReason(entry) || pythonSkip }, () => {
-      const result = clustered.get(entry)!;
-      if (result.error !== null) throw result.error;
+    if (entry.format === 'tfjs_layers') {
+      it(`${label} output loads in TF.js like the original`, async () => {
+        const reference = await readReference(entry);
+        const before = (await originals.get(entry)!) as TfjsModelFile;
+        const result = clusteredResult(entry);
+        const originalPredictions = await predictWithTfjs(before, reference, entry.input_dtype);
+        const outputPredictions = await predictWithTfjs(result.output as TfjsModelFile, reference, entry.input_dtype);
+
+        if (originalPredictions instanceof Error) {
+          // TF.js cannot run some converted models (a Keras 3 topology, float16 inputs), and the output keeps model.json as it was.
+          assert.ok(outputPredictions instanceof Error, `TF.js fails on the original (${originalPredictions.message}) but not on the output`);
+          return;
+        }
+        assert.ok(!(outputPredictions instanceof Error), `TF.js loads the original but not the output: ${String(outputPredictions)}`);
+        assertClose(entry, result.enginePredictions!, outputPredictions);
+      });
+      continue;
+    }
+
+    it(`${label} output predicts alike in Keras`, { skip: pythonSkip }, () => {
+      const result = clusteredResult(entry);
       const keras = kerasPredictions.get(result.outputPath!);
       assert.ok(keras, `no Keras prediction for ${result.outputPath}`);
       assert.equal(keras.error, undefined, `Keras failed on the clustered ${entry.file}: ${keras.error}`);
