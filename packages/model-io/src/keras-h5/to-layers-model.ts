@@ -156,9 +156,12 @@ function findUnboundLayer(model: tf.LayersModel, bound: Set<tf.layers.Layer>): t
 
 /**
  * Matches the weights of a TF.js manifest to the model's variables by name, as
- * tf.loadLayersModel does. TF.js adds a process-wide counter to some names (the inner
- * layers of Bidirectional, such as `forward_gru_GRU1`), so when a name is not found the
- * weights are matched by position in `model.weights`, the order that TF.js saves them in.
+ * tf.loadLayersModel does. When a name is not found, the weights are matched by layer
+ * and, within a layer, by position (see `pairByLayer`). Manifest names need not be
+ * TF.js variable names. TF.js adds a process-wide counter to some, such as
+ * `forward_gru_GRU1` inside Bidirectional. The tensorflowjs 4.22 converter writes Keras
+ * variable paths (`lstm/lstm_cell/kernel` for TF.js' `lstm/kernel`), puts the model name
+ * in front for Keras 3 models and lists the layers in alphabetical order.
  */
 function bindTfjsWeights(file: ModelFile, model: tf.LayersModel): WeightBinding[] {
   const slots = leafLayers(model).flatMap((layer) => layer.weights.map((variable, weightIndex) => ({ layer, weightIndex, variable })));
@@ -172,10 +175,9 @@ function bindTfjsWeights(file: ModelFile, model: tf.LayersModel): WeightBinding[
 
   const byName = new Map(file.weights.map((entry) => [entry.name, entry]));
   const allNamed = slots.every((slot) => byName.has(slot.variable.originalName));
-  const slotById = new Map(slots.map((slot) => [slot.variable.id, slot]));
   const pairs = allNamed
     ? slots.map((slot) => ({ slot, entry: byName.get(slot.variable.originalName) as WeightEntry }))
-    : model.weights.map((variable, index) => ({ slot: slotById.get(variable.id)!, entry: file.weights[index] as WeightEntry }));
+    : pairByLayer(file, slots);
 
   return pairs.map(({ slot, entry }) => {
     const expected = slot.variable.shape;
@@ -189,6 +191,74 @@ function bindTfjsWeights(file: ModelFile, model: tf.LayersModel): WeightBinding[
     }
     return { entry, layer: slot.layer, weightIndex: slot.weightIndex };
   });
+}
+
+/** A variable of a leaf layer, with its position in `layer.weights`. */
+interface WeightSlot {
+  layer: tf.layers.Layer;
+  weightIndex: number;
+  variable: tf.LayerVariable;
+}
+
+/**
+ * Gives each manifest weight to the layer whose name appears last in the weight's name
+ * as a whole path segment, then pairs a layer's variables with its manifest weights in
+ * manifest order. Raises MODEL_WEIGHTS_MISMATCH for a weight whose name contains no
+ * layer name, or a layer whose count of weights differs.
+ */
+function pairByLayer(file: ModelFile, slots: WeightSlot[]): { slot: WeightSlot; entry: WeightEntry }[] {
+  const layers = [...new Set(slots.map((slot) => slot.layer))];
+  const layerNames = layers.map((layer) => layer.name);
+  const entriesByLayer = new Map<string, WeightEntry[]>();
+  for (const entry of file.weights) {
+    const owner = findOwningLayer(entry.name, layerNames);
+    if (owner === null) {
+      throw new CentroidError(
+        'MODEL_WEIGHTS_MISMATCH',
+        `${file.filename}: weight "${entry.name}" of the weights manifest is neither a variable name of the model topology ` +
+          'nor under the name of one of its layers.',
+        { file: file.filename },
+      );
+    }
+    entriesByLayer.set(owner, [...(entriesByLayer.get(owner) ?? []), entry]);
+  }
+
+  return layers.flatMap((layer) => {
+    const entries = entriesByLayer.get(layer.name) ?? [];
+    if (entries.length !== layer.weights.length) {
+      throw new CentroidError(
+        'MODEL_WEIGHTS_MISMATCH',
+        `${file.filename}: layer "${layer.name}" has ${layer.weights.length} weights in the model topology, but the weights ` +
+          `manifest has ${entries.length} under its name (${entries.map((entry) => entry.name).join(', ') || 'none'}).`,
+        { file: file.filename, layer: layer.name },
+      );
+    }
+    return slots.filter((slot) => slot.layer === layer).map((slot) => ({ slot, entry: entries[slot.weightIndex] as WeightEntry }));
+  });
+}
+
+/**
+ * Returns the layer name that ends last in `weightName` as whole `/`-separated segments
+ * before the variable's own name, preferring the longer name on a tie, or null. Layer
+ * names may contain `/` themselves, so they are matched as strings, not as single segments.
+ */
+function findOwningLayer(weightName: string, layerNames: string[]): string | null {
+  let owner: string | null = null;
+  let ownerEnd = -1;
+  for (const name of layerNames) {
+    const prefix = `${name}/`;
+    for (let start = weightName.indexOf(prefix); start !== -1; start = weightName.indexOf(prefix, start + 1)) {
+      if (start > 0 && weightName[start - 1] !== '/') {
+        continue;
+      }
+      const end = start + name.length;
+      if (end > ownerEnd || (end === ownerEnd && owner !== null && name.length > owner.length)) {
+        owner = name;
+        ownerEnd = end;
+      }
+    }
+  }
+  return owner;
 }
 
 function leafLayers(model: tf.LayersModel): tf.layers.Layer[] {
