@@ -1,18 +1,20 @@
 // `centroid run MODEL`: the pipeline in-process on local files, with no Redis and no HTTP.
-import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { JobParamsSchema, parseOrThrow, type JobParamsInput } from '@centroid/contracts';
-import { packNpyFiles } from '@centroid/model-io';
+import { JobParamsSchema, parseOrThrow, type JobParamsInput, type OutputFormat } from '@centroid/contracts';
+import { detectModelFormat, packNpyFiles, packTfjsModel, type ModelFormat } from '@centroid/model-io';
 import { runPipeline } from '@centroid/pipeline';
 import { createProgressReporter } from './progress-reporter.js';
 import { formatSummary } from './summary.js';
 import { CliError, UsageError, readParamsFile, requireInputFile, requireOutputPath, toNumber, userWorkingDirectory } from './arguments.js';
 
-export const RUN_USAGE = `Usage: centroid run MODEL.h5 --number-of-clusters N [options]
+export const RUN_USAGE = `Usage: centroid run MODEL --number-of-clusters N [options]
 
-Clusters a Keras model in-process and writes the clustered model and its metrics.
+Clusters a model in-process and writes the clustered model and its metrics. MODEL is a
+Keras .h5 file, a Keras 3 .keras archive, or a TF.js layers model: a folder with
+model.json and its weight shards, that model.json itself, or a zip of them.
 
 Options:
   --data FILE                     NPZ dataset to fine-tune and evaluate on (optional)
@@ -41,7 +43,10 @@ Options:
                                   array names inside the NPZ (defaults: x_train, ...)
   --params FILE                   job parameters as JSON; the options above override it.
                                   Per-layer rules go there, in its "layers" list
-  --out FILE                      clustered model (default: MODEL-clustered.h5 in this folder)
+  --output-format NAME            same (default) | keras_h5 | keras | tfjs: format of the
+                                  clustered model; tfjs writes a zip of model.json and shards
+  --out FILE                      clustered model (default: MODEL-clustered.h5, .keras or
+                                  .tfjs.zip in this folder, by output format)
   --result FILE                   metrics as JSON (the job resource's metrics object)
 `;
 
@@ -75,6 +80,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       'x-test-file': { type: 'string' },
       'y-test-file': { type: 'string' },
       params: { type: 'string' },
+      'output-format': { type: 'string' },
       out: { type: 'string' },
       result: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -85,17 +91,12 @@ export async function runCommand(argv: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length !== 1) throw new UsageError(`expected one MODEL file, found ${positionals.length}`, RUN_USAGE);
-  const modelPath = await requireInputFile(positionals[0]!, 'MODEL');
+  const modelPath = await requireModelPath(positionals[0]!);
   const npyFiles = await requireNpyFiles(values);
   if (values.data !== undefined && npyFiles.length > 0) {
     throw new UsageError(`--data and --${npyFiles[0]!.option} both give a dataset; use either one NPZ or the .npy files`, RUN_USAGE);
   }
   let datasetPath = values.data === undefined ? null : await requireInputFile(values.data, '--data');
-  const outPath = await requireOutputPath(
-    values.out ?? path.join(userWorkingDirectory(), `${path.basename(modelPath, path.extname(modelPath))}-clustered.h5`),
-    '--out',
-  );
-  if (outPath === modelPath) throw new CliError(`--out ${outPath} is the input model; choose another path so the input is kept.`);
   const resultPath = values.result === undefined ? undefined : await requireOutputPath(values.result, '--result');
 
   const base: Record<string, unknown> =
@@ -112,6 +113,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   setIf(base, 'cluster_depthwise', values['cluster-depthwise']);
   setIf(base, 'cluster_biases', values['cluster-biases']);
   setIf(base, 'gradient_aggregation', values['gradient-aggregation']);
+  setIf(base, 'output_format', values['output-format']);
   setIf(fineTune, 'epochs', toNumber(values.epochs, '--epochs'));
   setIf(fineTune, 'batch_size', toNumber(values['batch-size'], '--batch-size'));
   setIf(fineTune, 'learning_rate', toNumber(values['learning-rate'], '--learning-rate'));
@@ -127,6 +129,10 @@ export async function runCommand(argv: string[]): Promise<number> {
   const params = parseOrThrow(JobParamsSchema, base as JobParamsInput);
   if (npyFiles.length > 0) requireNpyPairs(npyFiles, params.fine_tune.epochs);
 
+  const sourceFormat = await detectModelFormat(modelPath);
+  const outPath = await requireOutputPath(values.out ?? defaultOutPath(modelPath, resolveFormat(sourceFormat, params.output_format)), '--out');
+  if (outPath === modelPath) throw new CliError(`--out ${outPath} is the input model; choose another path so the input is kept.`);
+
   const workDir = await mkdtemp(path.join(os.tmpdir(), 'centroid-run-'));
   const reporter = createProgressReporter();
   try {
@@ -137,9 +143,12 @@ export async function runCommand(argv: string[]): Promise<number> {
         npyFiles.map((file) => ({ name: params.dataset[file.key], path: file.path })),
       );
     }
+    // A TF.js model given as a folder or as model.json travels as one zip, as an upload does.
+    const packedModelPath = sourceFormat === 'tfjs' && !(await isZipFile(modelPath)) ? path.join(workDir, 'model.tfjs.zip') : modelPath;
+    if (packedModelPath !== modelPath) await packTfjsModel(modelPath, packedModelPath);
     const result = await runPipeline(
       {
-        modelPath,
+        modelPath: packedModelPath,
         modelFilename: path.basename(modelPath),
         datasetPath,
         datasetFilename: datasetPath === null ? null : path.basename(datasetPath),
@@ -158,7 +167,8 @@ export async function runCommand(argv: string[]): Promise<number> {
     );
     reporter.finish();
 
-    await copyFile(path.join(workDir, 'model.h5'), outPath);
+    // The pipeline lists the clustered model first, named by its format.
+    await copyFile(result.artifacts[0]!.path, outPath);
     if (resultPath !== undefined) {
       await writeFile(resultPath, `${JSON.stringify(result.metrics, null, 2)}\n`);
     }
@@ -168,6 +178,40 @@ export async function runCommand(argv: string[]): Promise<number> {
   } finally {
     reporter.finish();
     await rm(workDir, { recursive: true, force: true });
+  }
+}
+
+/** File name endings of the clustered model, by format. */
+const MODEL_EXTENSIONS: Record<ModelFormat, string> = { keras_h5: '.h5', keras: '.keras', tfjs: '.tfjs.zip' };
+
+function resolveFormat(sourceFormat: ModelFormat, requested: OutputFormat): ModelFormat {
+  return requested === 'same' ? sourceFormat : requested;
+}
+
+/** Returns `MODEL-clustered` with the output format's extension, in the working folder. */
+function defaultOutPath(modelPath: string, format: ModelFormat): string {
+  const base = path.basename(modelPath).replace(/(\.tfjs)?\.(h5|keras|zip|json)$/, '');
+  return path.join(userWorkingDirectory(), `${base}-clustered${MODEL_EXTENSIONS[format]}`);
+}
+
+/** Resolves MODEL, which may be a file or a folder holding a TF.js model.json. */
+async function requireModelPath(file: string): Promise<string> {
+  const resolved = path.resolve(userWorkingDirectory(), file);
+  const found = await stat(resolved).catch(() => null);
+  if (found === null) throw new CliError(`MODEL file not found: ${resolved}`);
+  if (!found.isFile() && !found.isDirectory()) throw new CliError(`MODEL ${resolved} is neither a file nor a folder.`);
+  return resolved;
+}
+
+async function isZipFile(file: string): Promise<boolean> {
+  if (!(await stat(file)).isFile()) return false;
+  const handle = await open(file, 'r');
+  try {
+    const buffer = Buffer.alloc(2);
+    await handle.read(buffer, 0, 2, 0);
+    return buffer.toString('latin1') === 'PK';
+  } finally {
+    await handle.close();
   }
 }
 

@@ -6,7 +6,7 @@ export { writeKerasH5 } from './keras-h5/write.js';
 export { readKerasArchive } from './keras-archive/read.js';
 export { writeKerasArchive } from './keras-archive/write.js';
 export { readTfjsModel } from './tfjs/read.js';
-export { writeTfjsModel } from './tfjs/write.js';
+export { packTfjsModel, unpackTfjsModel, writeTfjsModel } from './tfjs/write.js';
 export {
   canWriteFormat,
   describeFormat,

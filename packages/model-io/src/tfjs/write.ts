@@ -4,13 +4,15 @@
 // config as translated for TF.js, and each weight keeps its precision where TF.js
 // can store it (float16 as float16 quantization, float64 as float32).
 import * as tf from '@tensorflow/tfjs';
-import { posix } from 'node:path';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, posix } from 'node:path';
 
 import { writeZip } from '../archive/write-zip.js';
 import { encodeFloats, encodeReplacements } from '../keras-h5/write.js';
 import { translateModelConfig } from '../keras-h5/tfjs-config.js';
 import { toLayersModel } from '../keras-h5/to-layers-model.js';
 import { withTfjsFolder, withTfjsZip, MODEL_JSON } from './container.js';
+import { readTfjsModel } from './read.js';
 
 import type { ZipMember } from '../archive/write-zip.js';
 import type { WeightEntry } from '../keras-h5/types.js';
@@ -34,6 +36,30 @@ export async function writeTfjsModel(source: ModelFile, outPath: string, replace
     return { warnings: [] };
   }
   return convertToTfjs(source, outPath, replacements);
+}
+
+/**
+ * Packs a TF.js model given as a folder or as a `model.json` beside its shards into one zip
+ * of `model.json` and its shards, all unchanged, so that it can travel as a single file.
+ */
+export async function packTfjsModel(path: string, outPath: string, filename: string = basename(path)): Promise<void> {
+  await writeTfjsModel(await readTfjsModel(path, filename), outPath, new Map());
+}
+
+/**
+ * Writes the `model.json` and shards of a zipped TF.js model into `folder`, the layout
+ * that tf.loadLayersModel reads over HTTP or from disk. The archive is checked as
+ * `readTfjsModel` checks it, so no member lands outside `folder`.
+ */
+export async function unpackTfjsModel(zipPath: string, folder: string, filename: string = basename(zipPath)): Promise<void> {
+  const source = await readTfjsModel(zipPath, filename);
+  const members = await withSourceContainer(source, (container) => patchShards(source, container, new Map()));
+  await mkdir(folder, { recursive: true });
+  for (const member of members) {
+    const target = join(folder, member.name);
+    await mkdir(dirname(target), { recursive: true });
+    await writeFile(target, member.bytes);
+  }
 }
 
 function withSourceContainer<T>(source: TfjsModelFile, work: (container: TfjsContainer) => Promise<T>): Promise<T> {

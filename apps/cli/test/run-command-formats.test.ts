@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { readKerasArchive, readModel, unpackTfjsModel, writeTfjsModel } from '@centroid/model-io';
+
+const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+const REPOSITORY_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+// A Keras 3 .keras archive of convolution and Dense layers, from model-io's fixtures.
+const KERAS_ARCHIVE = fileURLToPath(new URL('../../../packages/model-io/test/fixtures/archive-convolutional.keras', import.meta.url));
+
+interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI as `pnpm centroid` does from `workingDirectory`, so default output paths land there. */
+function centroid(args: string[], workingDirectory: string): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', MAIN, ...args],
+      {
+        cwd: REPOSITORY_ROOT,
+        env: { ...process.env, CENTROID_BACKEND: 'cpu', npm_lifecycle_event: 'centroid', INIT_CWD: workingDirectory },
+        timeout: 120_000,
+      },
+      (error, stdout, stderr) => resolve({ code: error === null ? 0 : ((error as { code?: number }).code ?? 1), stdout, stderr }),
+    );
+  });
+}
+
+describe('centroid run with model formats', () => {
+  let dir: string;
+
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'centroid-cli-formats-'));
+  });
+
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('returns a .keras model as .keras', async () => {
+    const run = await centroid(['run', KERAS_ARCHIVE, '--number-of-clusters', '3'], dir);
+    assert.equal(run.code, 0, run.stderr);
+    const out = path.join(dir, 'archive-convolutional-clustered.keras');
+    assert.equal((await readModel(out)).format, 'keras');
+  });
+
+  it('reads a TF.js folder and writes a TF.js zip', async () => {
+    const zipPath = path.join(dir, 'source.tfjs.zip');
+    await writeTfjsModel(await readKerasArchive(KERAS_ARCHIVE), zipPath, new Map());
+    const folder = path.join(dir, 'tfjs-model');
+    await unpackTfjsModel(zipPath, folder);
+
+    const run = await centroid(['run', folder, '--number-of-clusters', '3'], dir);
+    assert.equal(run.code, 0, run.stderr);
+    const out = path.join(dir, 'tfjs-model-clustered.tfjs.zip');
+    assert.ok((await stat(out)).size > 0);
+    assert.equal((await readModel(out)).format, 'tfjs');
+  });
+
+  it('converts with --output-format tfjs', async () => {
+    const out = path.join(dir, 'converted.zip');
+    const run = await centroid(['run', KERAS_ARCHIVE, '--number-of-clusters', '3', '--output-format', 'tfjs', '--out', out], dir);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal((await readModel(out)).format, 'tfjs');
+  });
+
+  it('rejects an unsupported conversion', async () => {
+    const run = await centroid(['run', KERAS_ARCHIVE, '--number-of-clusters', '3', '--output-format', 'keras_h5'], dir);
+    assert.notEqual(run.code, 0);
+    assert.match(run.stderr, /output_format "keras_h5"/);
+  });
+});
