@@ -92,6 +92,7 @@ const LAYER_SETTING_FIELDS = [
   'cluster_centroids_init',
   'preserve_sparsity',
   'cluster_per_channel',
+  'gradient_aggregation',
   'cluster_depthwise',
   'cluster_biases',
 ] as const;
@@ -114,6 +115,8 @@ export const LayerRuleSchema = z
     preserve_sparsity: z.boolean().optional(),
     /** @defaultValue the job's `cluster_per_channel` */
     cluster_per_channel: z.boolean().optional(),
+    /** @defaultValue the job's `gradient_aggregation` */
+    gradient_aggregation: z.preprocess(lowerCase, z.enum(GRADIENT_AGGREGATIONS)).optional(),
     /** @defaultValue the job's `cluster_depthwise` */
     cluster_depthwise: z.boolean().optional(),
     /** @defaultValue the job's `cluster_biases` */

@@ -61,8 +61,10 @@ describe('layers parameter', () => {
         { match: { name: 'conv1' }, number_of_clusters: 16, cluster_centroids_init: 'KMEANS', preserve_sparsity: true },
         { match: { pattern: 'block1_*' }, action: 'exclude' },
         { match: { class: 'DepthwiseConv2D' }, cluster_depthwise: true, cluster_biases: true, cluster_per_channel: true },
+        { match: { class: 'Dense' }, gradient_aggregation: 'AVG' },
       ],
     });
+    assert.equal(params.layers?.[3]?.gradient_aggregation, 'avg');
     assert.equal(params.layers?.[0]?.action, 'include');
     assert.equal(params.layers?.[0]?.cluster_centroids_init, 'kmeans');
     assert.equal(params.layers?.[1]?.action, 'exclude');

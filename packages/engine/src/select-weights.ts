@@ -87,6 +87,7 @@ function ruleOptions(rule: LayerRule | null): TargetOptions | null {
   if (rule.cluster_centroids_init !== undefined) options.method = rule.cluster_centroids_init;
   if (rule.preserve_sparsity !== undefined) options.preserveSparsity = rule.preserve_sparsity;
   if (rule.cluster_per_channel !== undefined) options.clusterPerChannel = rule.cluster_per_channel;
+  if (rule.gradient_aggregation !== undefined) options.gradientAggregation = rule.gradient_aggregation;
   return Object.keys(options).length === 0 ? null : options;
 }
 

@@ -203,6 +203,21 @@ describe('layers rules', () => {
     session.dispose();
   });
 
+  it('per-layer gradient_aggregation override', () => {
+    const model = blockModel();
+    const params = jobParams({ layers: [{ match: { name: 'out' }, gradient_aggregation: 'AVG' }] });
+    const targets = clusterTargets(selectWeights(model, params));
+    const session = ClusteringSession.start(model, targets, { method: 'linear', seed: 0, gradientAggregation: 'sum' });
+
+    const out = targets.find((target) => target.layer.name === 'out')!;
+    const other = targets.find((target) => target.layer.name === 'block1_a')!;
+    assert.deepEqual(out.options, { gradientAggregation: 'avg' });
+    // Averaged gradients take the grouped path, which measures its own initial error.
+    assert.notEqual(session.initialSquaredError(out), null);
+    assert.equal(session.initialSquaredError(other), null);
+    session.dispose();
+  });
+
   it('leaves depthwise kernels alone by default', () => {
     const model = convModel();
     const before = valuesOf(model, 'dw/depthwise_kernel');
