@@ -413,8 +413,9 @@ def check_sizes() -> None:
 
 
 def main() -> None:
-    shutil.rmtree(FORMATS_DIR, ignore_errors=True)
+    # README.md stays; everything this script writes is rewritten.
     for keras_major in (2, 3):
+        shutil.rmtree(FORMATS_DIR / f"keras{keras_major}", ignore_errors=True)
         (FORMATS_DIR / f"keras{keras_major}").mkdir(parents=True)
 
     entries: list[dict] = []
