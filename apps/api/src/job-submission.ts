@@ -1,4 +1,5 @@
-// Reads the multipart body of `POST /v1/jobs`: the `params` part first, then the `model` file
+// Reads the multipart body of `POST /v1/jobs`: the `params` part first, then the model, either
+// one `model` file or a TF.js `model.json` with `model_weights` shard parts packed into one zip,
 // and an optional dataset, either one `dataset` NPZ or `.npy` parts packed into one NPZ, each
 // streamed to disk. Every part is consumed even after a rejection, so the response goes out
 // only once the whole request has been read.
@@ -8,6 +9,7 @@ import type { Multipart } from '@fastify/multipart';
 import type { FastifyRequest } from 'fastify';
 import { watchMultipartEnd } from './multipart-end.js';
 import { NPY_PART_NAMES, NpyPartsPacker, isNpyPartName } from './npy-parts.js';
+import { MODEL_WEIGHTS_PART, TfjsPartsPacker, isModelJsonPart } from './tfjs-parts.js';
 import { checkWebhookUrl } from './webhook-check.js';
 
 export interface UploadLimits {
@@ -25,7 +27,7 @@ export interface JobSubmission {
   dataset: StoredUpload | null;
 }
 
-const PART_NAMES = ['params', 'model', 'dataset', ...NPY_PART_NAMES];
+const PART_NAMES = ['params', 'model', MODEL_WEIGHTS_PART, 'dataset', ...NPY_PART_NAMES];
 
 /** Raised when the client closes the connection before it has sent the whole body. */
 export class UploadAbortedError extends Error {
@@ -53,6 +55,7 @@ export async function readJobSubmission(
   let dataset: StoredUpload | null = null;
   // The assertion keeps TypeScript from narrowing to null, because handlePart assigns it.
   let npyParts = null as NpyPartsPacker | null;
+  let tfjsParts = null as TfjsPartsPacker | null;
   let rejection: unknown = null;
   let partIndex = 0;
 
@@ -68,7 +71,8 @@ export async function readJobSubmission(
     if (!PART_NAMES.includes(part.fieldname)) {
       throw new CentroidError(
         'REQUEST_INVALID',
-        `Unknown multipart part '${part.fieldname}': expected params, model, and either dataset or the .npy parts ${NPY_PART_NAMES.join(', ')}.`,
+        `Unknown multipart part '${part.fieldname}': expected params, model (with ${MODEL_WEIGHTS_PART} parts for a TF.js model.json), ` +
+          `and either dataset or the .npy parts ${NPY_PART_NAMES.join(', ')}.`,
         { field: part.fieldname },
       );
     }
@@ -96,6 +100,16 @@ export async function readJobSubmission(
       return;
     }
     if (part.fieldname === 'dataset' && npyParts !== null) throw mixedDatasetForms('dataset');
+
+    const isTfjsPart = part.fieldname === MODEL_WEIGHTS_PART || (part.fieldname === 'model' && isModelJsonPart(part.filename, part.mimetype));
+    if (isTfjsPart) {
+      if (model !== null) throw mixedModelForms();
+      tfjsParts ??= new TfjsPartsPacker({ artifacts, jobId, maxBytes: limits.maxModelBytes });
+      if (part.fieldname === 'model') await tfjsParts.addModelJson(part.file);
+      else await tfjsParts.addShard(part.file, part.filename);
+      return;
+    }
+    if (part.fieldname === 'model' && tfjsParts !== null) throw mixedModelForms();
 
     const field = part.fieldname === 'model' ? 'model' : 'dataset';
     if ((field === 'model' ? model : dataset) !== null) throw duplicatePart(field);
@@ -129,8 +143,9 @@ export async function readJobSubmission(
     parserError === null &&
     (bodyEnd === null || bodyEnd.reachedClosingBoundary()) &&
     params !== null &&
-    model !== null;
+    (model !== null || tfjsParts !== null);
   if (npyParts !== null && !complete) await npyParts.discard();
+  if (tfjsParts !== null && !complete) await tfjsParts.discard();
   if (request.raw.readableAborted) throw new UploadAbortedError();
   if (rejection instanceof CentroidError) throw rejection;
   // A body cut short also makes the parser or the upload writer fail with a generic error,
@@ -146,6 +161,7 @@ export async function readJobSubmission(
   if (params === null) {
     throw new CentroidError('REQUEST_INVALID', "Missing multipart part 'params' with the job parameters as JSON.", { field: 'params' });
   }
+  if (tfjsParts !== null) model = await tfjsParts.finish();
   if (model === null) {
     throw new CentroidError('UPLOAD_MISSING', "Missing model file: send it as the multipart file part 'model'.", { field: 'model' });
   }
@@ -205,6 +221,15 @@ function mixedDatasetForms(field: string): CentroidError {
     'REQUEST_INVALID',
     `Part '${field}' mixes the two forms of dataset: send either one NPZ as the part 'dataset' or the .npy parts ${NPY_PART_NAMES.join(', ')}, not both.`,
     { field },
+  );
+}
+
+function mixedModelForms(): CentroidError {
+  return new CentroidError(
+    'REQUEST_INVALID',
+    `The model is sent both as one file and as TF.js parts: send either one model file as the part 'model', or model.json as 'model' ` +
+      `with one '${MODEL_WEIGHTS_PART}' part per weight shard.`,
+    { field: 'model' },
   );
 }
 

@@ -1,19 +1,20 @@
 // The check an uploaded model passes before its job is queued, so that an obviously wrong
 // file, or a `layers` rule that does not fit the model, is rejected at once instead of
 // becoming a failed job.
-import { CentroidError, decideLayers, describeModelLayers, type SelectionParams } from '@centroid/contracts';
-import { inspectModelFile } from '@centroid/model-io';
+import { CentroidError, decideLayers, describeModelLayers, type OutputFormat, type SelectionParams } from '@centroid/contracts';
+import { canWriteFormat, describeFormat, inspectModelFile } from '@centroid/model-io';
 
 /**
  * Raises MODEL_FORMAT_UNSUPPORTED or MODEL_INVALID when the file at `path` is not a usable
  * model, and PARAMS_INVALID or LAYER_NOT_CLUSTERABLE when a `layers` rule of `params` names
  * a layer that the model lacks or that has nothing to cluster.
  */
-export type ModelInspector = (path: string, filename: string, params: SelectionParams) => Promise<unknown>;
+export type ModelInspector = (path: string, filename: string, params: SelectionParams & { output_format?: OutputFormat }) => Promise<unknown>;
 
 /**
- * Checks the HDF5 signature, the Keras model config and the weight index, without reading
- * weight values, then the job's `layers` rules with the same decisions the engine makes.
+ * Checks the model file (Keras `.h5`, Keras 3 `.keras` or zipped TF.js), its config and its
+ * weight list, without reading weight values, then that `output_format` can be written from
+ * the upload's format, then the job's `layers` rules with the same decisions the engine makes.
  * Errors of the file name the form field `model` unless they point at something narrower.
  */
 export const inspectUploadedModel: ModelInspector = async (path, filename, params) => {
@@ -23,6 +24,16 @@ export const inspectUploadedModel: ModelInspector = async (path, filename, param
   } catch (error) {
     if (!(error instanceof CentroidError) || error.location.field !== undefined) throw error;
     throw new CentroidError(error.code, error.message, { ...error.location, field: 'model' }, { cause: error });
+  }
+
+  const outputFormat = params.output_format ?? 'same';
+  if (outputFormat !== 'same' && !canWriteFormat(inspection.format, outputFormat)) {
+    throw new CentroidError(
+      'PARAMS_INVALID',
+      `output_format "${outputFormat}" requests a ${describeFormat(outputFormat)}, but ${filename} is a ${describeFormat(inspection.format)}, ` +
+        'and conversion into a Keras format from another format is not supported. Use output_format "same" or "tfjs".',
+      { field: 'output_format', file: filename },
+    );
   }
 
   if (params.layers !== undefined && params.layers.length > 0) {

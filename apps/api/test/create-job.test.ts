@@ -144,9 +144,15 @@ describe('POST /v1/jobs', () => {
     await assertProblem(response, 400, 'REQUEST_INVALID', 'params');
   });
 
-  it('rejects a model that is not HDF5', async () => {
-    const response = await submit([paramsPart({ number_of_clusters: 8 }), modelPart(Buffer.from('PK\u0003\u0004 a zip'), 'model.keras')]);
+  it('rejects a model that is no model format', async () => {
+    const response = await submit([paramsPart({ number_of_clusters: 8 }), modelPart(Buffer.from('a text file, not a model\n'), 'model.txt')]);
     const problem = await assertProblem(response, 415, 'MODEL_FORMAT_UNSUPPORTED', 'model');
+    assert.equal(problem.file, 'model.txt');
+  });
+
+  it('rejects a damaged zip as an invalid model', async () => {
+    const response = await submit([paramsPart({ number_of_clusters: 8 }), modelPart(Buffer.from('PK\u0003\u0004 a zip'), 'model.keras')]);
+    const problem = await assertProblem(response, 422, 'MODEL_INVALID', 'model');
     assert.equal(problem.file, 'model.keras');
   });
 

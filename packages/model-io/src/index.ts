@@ -7,6 +7,7 @@ export { readKerasArchive } from './keras-archive/read.js';
 export { writeKerasArchive } from './keras-archive/write.js';
 export { readTfjsModel } from './tfjs/read.js';
 export { packTfjsModel, unpackTfjsModel, writeTfjsModel } from './tfjs/write.js';
+export { ZipStreamWriter } from './archive/zip-stream.js';
 export {
   canWriteFormat,
   describeFormat,

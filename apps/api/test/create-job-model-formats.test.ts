@@ -1,0 +1,159 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import type { Job, Problem } from '@centroid/contracts';
+import { readKerasArchive, readModel, unpackTfjsModel, writeTfjsModel } from '@centroid/model-io';
+import { createApiFixture, type ApiFixture } from './api-fixture.js';
+import { buildMultipart, type PartSpec } from './multipart-body.js';
+
+// Keras 3 .keras archives from model-io's fixtures: convolution and Dense layers (30 KB), and Dense layers in float16 (15 KB).
+const CONVOLUTIONAL = fileURLToPath(new URL('../../../packages/model-io/test/fixtures/archive-convolutional.keras', import.meta.url));
+const FLOAT16 = fileURLToPath(new URL('../../../packages/model-io/test/fixtures/archive-float16.keras', import.meta.url));
+
+function paramsPart(params: unknown): PartSpec {
+  return { name: 'params', content: JSON.stringify(params) };
+}
+
+describe('POST /v1/jobs with .keras and TF.js models', () => {
+  let fixture: ApiFixture;
+  let workDir: string;
+  /** A zipped TF.js model and the same model unpacked into a folder. */
+  let tfjsZip: string;
+  let tfjsFolder: string;
+  const acceptedJobIds = new Set<string>();
+
+  before(async () => {
+    fixture = await createApiFixture();
+    workDir = await mkdtemp(path.join(os.tmpdir(), 'centroid-api-formats-'));
+    tfjsZip = path.join(workDir, 'model.tfjs.zip');
+    await writeTfjsModel(await readKerasArchive(FLOAT16), tfjsZip, new Map());
+    tfjsFolder = path.join(workDir, 'tfjs');
+    await unpackTfjsModel(tfjsZip, tfjsFolder);
+  });
+
+  after(async () => {
+    await fixture.close();
+    await rm(workDir, { recursive: true, force: true });
+  });
+
+  async function submit(parts: PartSpec[]) {
+    const body = buildMultipart(parts);
+    const response = await fixture.app.inject({ method: 'POST', url: '/v1/jobs', payload: body.payload, headers: body.headers });
+    if (response.statusCode === 202) acceptedJobIds.add(response.json<Job>().id);
+    return response;
+  }
+
+  async function strayUploadFolders(): Promise<string[]> {
+    const folders = await readdir(path.join(fixture.dataDir, 'uploads')).catch(() => []);
+    return folders.filter((folder) => !acceptedJobIds.has(folder));
+  }
+
+  async function assertProblem(response: Awaited<ReturnType<typeof submit>>, status: number, code: string, field: string): Promise<Problem> {
+    assert.equal(response.statusCode, status, response.body);
+    const problem = response.json<Problem>();
+    assert.equal(problem.code, code, problem.detail);
+    assert.equal(problem.field, field);
+    assert.deepEqual(await strayUploadFolders(), [], 'rejected uploads are removed');
+    return problem;
+  }
+
+  async function shardParts(): Promise<PartSpec[]> {
+    const modelJson = JSON.parse(await readFile(path.join(tfjsFolder, 'model.json'), 'utf8')) as { weightsManifest: { paths: string[] }[] };
+    const shards = modelJson.weightsManifest.flatMap((group) => group.paths);
+    return Promise.all(shards.map(async (shard) => ({ name: 'model_weights', filename: shard, content: await readFile(path.join(tfjsFolder, shard)) })));
+  }
+
+  async function modelJsonPart(): Promise<PartSpec> {
+    return { name: 'model', filename: 'model.json', contentType: 'application/json', content: await readFile(path.join(tfjsFolder, 'model.json')) };
+  }
+
+  it('accepts a .keras archive', async () => {
+    const response = await submit([paramsPart({ number_of_clusters: 8 }), { name: 'model', filename: 'convolutional.keras', content: await readFile(CONVOLUTIONAL) }]);
+    assert.equal(response.statusCode, 202, response.body);
+    assert.equal(response.json<Job>().inputs.model.filename, 'convolutional.keras');
+  });
+
+  it('accepts a zipped TF.js model', async () => {
+    const response = await submit([paramsPart({ number_of_clusters: 8 }), { name: 'model', filename: 'model.tfjs.zip', content: await readFile(tfjsZip) }]);
+    assert.equal(response.statusCode, 202, response.body);
+  });
+
+  it('packs model.json and shard parts into one zip', async () => {
+    const response = await submit([paramsPart({ number_of_clusters: 8, output_format: 'tfjs' }), await modelJsonPart(), ...(await shardParts())]);
+
+    assert.equal(response.statusCode, 202, response.body);
+    const job = response.json<Job>();
+    assert.equal(job.inputs.model.filename, 'model.tfjs.zip');
+    const queued = await fixture.queue.getData(job.id);
+    const stored = await readModel(queued?.model.path as string);
+    assert.equal(stored.format, 'tfjs');
+    assert.deepEqual(
+      stored.weights.map((weight) => weight.dtype),
+      ['float16', 'float16', 'float16', 'float16'],
+    );
+  });
+
+  it('rejects shards without model.json', async () => {
+    const response = await submit([paramsPart({ number_of_clusters: 8 }), ...(await shardParts())]);
+    await assertProblem(response, 400, 'UPLOAD_MISSING', 'model');
+  });
+
+  it('rejects a shard named model.json', async () => {
+    const shard = (await shardParts())[0] as PartSpec;
+    const response = await submit([paramsPart({ number_of_clusters: 8 }), await modelJsonPart(), { ...shard, filename: 'model.json' }]);
+    await assertProblem(response, 400, 'REQUEST_INVALID', 'model_weights');
+  });
+
+  it('rejects a truncated shard', async () => {
+    const [shard] = await shardParts();
+    const content = (shard as PartSpec).content as Buffer;
+    const response = await submit([paramsPart({ number_of_clusters: 8 }), await modelJsonPart(), { ...(shard as PartSpec), content: content.subarray(0, content.length - 8) }]);
+    const problem = await assertProblem(response, 422, 'MODEL_INVALID', 'model');
+    assert.match(problem.detail, /hold \d+ bytes, but its weights need \d+ bytes/);
+  });
+
+  it('rejects model.json that is not JSON', async () => {
+    const response = await submit([
+      paramsPart({ number_of_clusters: 8 }),
+      { name: 'model', filename: 'model.json', content: '{"modelTopology": ' },
+      ...(await shardParts()),
+    ]);
+    const problem = await assertProblem(response, 422, 'MODEL_INVALID', 'model');
+    assert.match(problem.detail, /model\.json is not valid UTF-8 JSON/);
+  });
+
+  it('rejects a model file mixed with shard parts', async () => {
+    const response = await submit([
+      paramsPart({ number_of_clusters: 8 }),
+      { name: 'model', filename: 'convolutional.keras', content: await readFile(CONVOLUTIONAL) },
+      ...(await shardParts()),
+    ]);
+    await assertProblem(response, 400, 'REQUEST_INVALID', 'model');
+  });
+
+  it('rejects a conversion into .h5', async () => {
+    const response = await submit([
+      paramsPart({ number_of_clusters: 8, output_format: 'keras_h5' }),
+      { name: 'model', filename: 'convolutional.keras', content: await readFile(CONVOLUTIONAL) },
+    ]);
+    const problem = await assertProblem(response, 422, 'PARAMS_INVALID', 'output_format');
+    assert.match(problem.detail, /output_format "keras_h5" requests a Keras HDF5 model/);
+  });
+
+  it('rejects a zip that is no model', async () => {
+    const response = await submit([
+      paramsPart({ number_of_clusters: 8 }),
+      { name: 'model', filename: 'model.zip', content: replaceMemberNames(await readFile(FLOAT16)) },
+    ]);
+    await assertProblem(response, 415, 'MODEL_FORMAT_UNSUPPORTED', 'model');
+  });
+});
+
+/** Renames the members of a stored zip so that it holds neither config.json nor model.json. */
+function replaceMemberNames(bytes: Buffer): Buffer {
+  const text = bytes.toString('latin1').replaceAll('config.json', 'configs.jsn').replaceAll('model.weights.h5', 'modelxweights.h5');
+  return Buffer.from(text, 'latin1');
+}
