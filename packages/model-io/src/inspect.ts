@@ -5,6 +5,7 @@ import { CentroidError } from '@centroid/contracts';
 
 import { countTopLevelLayers } from './keras-archive/inspect.js';
 import { defaultTimeoutMs, runIsolatedH5Task } from './keras-h5/isolated.js';
+import { checkLayerGraph } from './keras-h5/check-layer-graph.js';
 import { translateModelConfig, unsupportedLayersError } from './keras-h5/tfjs-config.js';
 import { detectModelFormat } from './model-file.js';
 import { readManifest, withTfjsContainer } from './tfjs/read.js';
@@ -48,10 +49,11 @@ export async function inspectModelFile(
   // TF.js model itself is not built: that would allocate and initialise every weight, so
   // memory and time would grow with the model. Errors that only modelFromJSON raises,
   // such as an unknown activation, therefore still surface when the job runs.
-  const { unsupported } = translateModelConfig(modelConfig);
+  const { topology, unsupported } = translateModelConfig(modelConfig);
   if (unsupported.length > 0) {
     throw unsupportedLayersError(filename, unsupported);
   }
+  checkLayerGraph(topology, filename);
   return { ...summary, modelConfig, weights };
 }
 

@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 
 import { CentroidError } from '@centroid/contracts';
 
+import { checkLayerGraph } from './check-layer-graph.js';
 import { translateModelConfig, unsupportedLayersError } from './tfjs-config.js';
 
 import type { ModelFile } from '../model-types.js';
@@ -63,6 +64,7 @@ async function buildModel(file: ModelFile): Promise<tf.LayersModel> {
   if (unsupported.length > 0) {
     throw unsupportedLayersError(file.filename, unsupported);
   }
+  checkLayerGraph(topology, file.filename);
 
   try {
     return await tf.models.modelFromJSON({ modelTopology: topology as unknown as tf.io.ModelJSON['modelTopology'] });
