@@ -153,9 +153,7 @@ function fillLayer(
  * one class and the engine can inline them.
  */
 class LayerMatrix {
-  private readonly weight: Float64Array;
-  private readonly sum: Float64Array;
-  private readonly sumOfSquares: Float64Array;
+  private readonly sums: Float64Array;
   private readonly reversed: boolean;
   private readonly size: number;
 
@@ -165,9 +163,7 @@ class LayerMatrix {
     private readonly previous: Float64Array,
   ) {
     const ascending = errors instanceof ReversedRunErrors ? errors.ascending : (errors as RunErrors);
-    this.weight = ascending.weight;
-    this.sum = ascending.sum;
-    this.sumOfSquares = ascending.sumOfSquares;
+    this.sums = ascending.sums;
     this.reversed = errors instanceof ReversedRunErrors;
     this.size = ascending.size;
   }
@@ -181,9 +177,12 @@ class LayerMatrix {
       to = this.size - from;
       from = ascendingFrom;
     }
-    const weight = (this.weight[to] as number) - (this.weight[from] as number);
-    const sum = (this.sum[to] as number) - (this.sum[from] as number);
-    const sumOfSquares = (this.sumOfSquares[to] as number) - (this.sumOfSquares[from] as number);
+    const { sums } = this;
+    const toBase = 3 * to;
+    const fromBase = 3 * from;
+    const weight = (sums[toBase] as number) - (sums[fromBase] as number);
+    const sum = (sums[toBase + 1] as number) - (sums[fromBase + 1] as number);
+    const sumOfSquares = (sums[toBase + 2] as number) - (sums[fromBase + 2] as number);
     return (this.previous[q] as number) + Math.max(0, sumOfSquares - (sum * sum) / weight);
   }
 }
@@ -300,22 +299,20 @@ class SmawkScratch {
 /**
  * Weighted prefix sums over distinct values: counts, and Σ c·(v − mean) and
  * Σ c·(v − mean)², which give the squared error of any run about its own mean in O(1).
- * Subtracting the overall mean keeps the sums small, which limits cancellation.
+ * Subtracting the overall mean keeps the sums small, which limits cancellation. The
+ * three sums of index i are stored next to each other, at 3i, 3i + 1 and 3i + 2, so one
+ * run error reads two cache lines instead of six when the arrays outgrow the caches.
  */
 class RunErrors implements RunErrorSource {
   readonly size: number;
   private readonly centre: number;
-  // Read directly by LayerMatrix, in the inner loop.
-  readonly weight: Float64Array;
-  readonly sum: Float64Array;
-  readonly sumOfSquares: Float64Array;
+  /** Count, sum and sum of squares of the distinct values [0, i), at 3i, 3i + 1 and 3i + 2. Read directly by LayerMatrix. */
+  readonly sums: Float64Array;
 
   private constructor(size: number, centre: number) {
     this.size = size;
     this.centre = centre;
-    this.weight = new Float64Array(size + 1);
-    this.sum = new Float64Array(size + 1);
-    this.sumOfSquares = new Float64Array(size + 1);
+    this.sums = new Float64Array(3 * (size + 1));
   }
 
   /**
@@ -343,25 +340,29 @@ class RunErrors implements RunErrorSource {
         i++;
       }
       const centred = value - errors.centre;
-      errors.weight[index + 1] = (errors.weight[index] as number) + count;
-      errors.sum[index + 1] = (errors.sum[index] as number) + count * centred;
-      errors.sumOfSquares[index + 1] = (errors.sumOfSquares[index] as number) + count * centred * centred;
+      const { sums } = errors;
+      const base = 3 * index;
+      sums[base + 3] = (sums[base] as number) + count;
+      sums[base + 4] = (sums[base + 1] as number) + count * centred;
+      sums[base + 5] = (sums[base + 2] as number) + count * centred * centred;
       index++;
     }
     return errors;
   }
 
   runError(from: number, to: number): number {
-    const weight = (this.weight[to] as number) - (this.weight[from] as number);
-    const sum = (this.sum[to] as number) - (this.sum[from] as number);
-    const sumOfSquares = (this.sumOfSquares[to] as number) - (this.sumOfSquares[from] as number);
+    const { sums } = this;
+    const weight = (sums[3 * to] as number) - (sums[3 * from] as number);
+    const sum = (sums[3 * to + 1] as number) - (sums[3 * from + 1] as number);
+    const sumOfSquares = (sums[3 * to + 2] as number) - (sums[3 * from + 2] as number);
     return Math.max(0, sumOfSquares - (sum * sum) / weight);
   }
 
   /** Returns the float32 nearest to the weighted mean of the distinct values [from, to), which must not be empty. */
   mean(from: number, to: number): number {
-    const weight = (this.weight[to] as number) - (this.weight[from] as number);
-    const sum = (this.sum[to] as number) - (this.sum[from] as number);
+    const { sums } = this;
+    const weight = (sums[3 * to] as number) - (sums[3 * from] as number);
+    const sum = (sums[3 * to + 1] as number) - (sums[3 * from + 1] as number);
     return Math.fround(this.centre + sum / weight);
   }
 }
