@@ -2,7 +2,7 @@
 // file, or a `layers` rule that does not fit the model, is rejected at once instead of
 // becoming a failed job.
 import { CentroidError, decideLayers, describeModelLayers, type OutputFormat, type SelectionParams } from '@centroid/contracts';
-import { canWriteFormat, describeFormat, inspectModelFile } from '@centroid/model-io';
+import { inspectModelFile, outputFormatProblem } from '@centroid/model-io';
 
 /**
  * Raises MODEL_FORMAT_UNSUPPORTED or MODEL_INVALID when the file at `path` is not a usable
@@ -27,13 +27,10 @@ export const inspectUploadedModel: ModelInspector = async (path, filename, param
   }
 
   const outputFormat = params.output_format ?? 'same';
-  if (outputFormat !== 'same' && !canWriteFormat(inspection.format, outputFormat)) {
-    throw new CentroidError(
-      'PARAMS_INVALID',
-      `output_format "${outputFormat}" requests a ${describeFormat(outputFormat)}, but ${filename} is a ${describeFormat(inspection.format)}, ` +
-        'and conversion into a Keras format from another format is not supported. Use output_format "same" or "tfjs".',
-      { field: 'output_format', file: filename },
-    );
+  const format = outputFormat === 'same' ? inspection.format : outputFormat;
+  const problem = outputFormatProblem(inspection.format, format, inspection.weights);
+  if (problem !== null) {
+    throw new CentroidError('PARAMS_INVALID', `output_format "${outputFormat}": ${filename} ${problem}`, { field: 'output_format', file: filename });
   }
 
   if (params.layers !== undefined && params.layers.length > 0) {

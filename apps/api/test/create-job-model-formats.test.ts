@@ -134,13 +134,30 @@ describe('POST /v1/jobs with .keras and TF.js models', () => {
     await assertProblem(response, 400, 'REQUEST_INVALID', 'model');
   });
 
-  it('rejects a conversion into .h5', async () => {
+  it('rejects a conversion into .keras', async () => {
+    const response = await submit([
+      paramsPart({ number_of_clusters: 8, output_format: 'keras' }),
+      { name: 'model', filename: 'model.tfjs.zip', content: await readFile(tfjsZip) },
+    ]);
+    const problem = await assertProblem(response, 422, 'PARAMS_INVALID', 'output_format');
+    assert.match(problem.detail, /output_format "keras": model\.tfjs\.zip is a TF\.js layers model/);
+  });
+
+  it('rejects float16 weights into .h5', async () => {
+    const response = await submit([
+      paramsPart({ number_of_clusters: 8, output_format: 'keras_h5' }),
+      { name: 'model', filename: 'half.keras', content: await readFile(FLOAT16) },
+    ]);
+    const problem = await assertProblem(response, 422, 'PARAMS_INVALID', 'output_format');
+    assert.match(problem.detail, /has float16 weights/);
+  });
+
+  it('accepts a .keras archive returned as .h5', async () => {
     const response = await submit([
       paramsPart({ number_of_clusters: 8, output_format: 'keras_h5' }),
       { name: 'model', filename: 'convolutional.keras', content: await readFile(CONVOLUTIONAL) },
     ]);
-    const problem = await assertProblem(response, 422, 'PARAMS_INVALID', 'output_format');
-    assert.match(problem.detail, /output_format "keras_h5" requests a Keras HDF5 model/);
+    assert.equal(response.statusCode, 202, response.body);
   });
 
   it('rejects a zip that is no model', async () => {

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
+import { fixturePath } from '@centroid/examples';
 import { readKerasArchive, readModel, unpackTfjsModel, writeTfjsModel } from '@centroid/model-io';
 
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
@@ -73,8 +74,15 @@ describe('centroid run with model formats', () => {
   });
 
   it('rejects an unsupported conversion', async () => {
-    const run = await centroid(['run', KERAS_ARCHIVE, '--number-of-clusters', '3', '--output-format', 'keras_h5'], dir);
+    const run = await centroid(['run', fixturePath('tiny-cnn.h5'), '--number-of-clusters', '3', '--output-format', 'keras'], dir);
     assert.notEqual(run.code, 0);
-    assert.match(run.stderr, /output_format "keras_h5"/);
+    assert.match(run.stderr, /output_format "keras"/);
+  });
+
+  it('converts a .keras model into .h5', async () => {
+    const out = path.join(dir, 'converted.h5');
+    const run = await centroid(['run', KERAS_ARCHIVE, '--number-of-clusters', '3', '--output-format', 'keras_h5', '--out', out], dir);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal((await readModel(out)).format, 'keras_h5');
   });
 });

@@ -14,6 +14,7 @@ export {
   detectModelFormat,
   MODEL_ARTIFACT_NAMES,
   MODEL_CONTENT_TYPES,
+  outputFormatProblem,
   readModel,
   writeModel,
 } from './model-file.js';

@@ -10,6 +10,7 @@ import { findHdf5Signature, guessFormat, readFileStart, toHex } from './file-sig
 import { CONFIG_MEMBER, readKerasArchive, WEIGHTS_MEMBER } from './keras-archive/read.js';
 import { writeKerasArchive } from './keras-archive/write.js';
 import { readKerasH5 } from './keras-h5/read.js';
+import { createKerasH5 } from './keras-h5/create.js';
 import { writeKerasH5 } from './keras-h5/write.js';
 import { MODEL_JSON } from './tfjs/container.js';
 import { readTfjsModel } from './tfjs/read.js';
@@ -109,8 +110,9 @@ export const MODEL_CONTENT_TYPES: Record<ModelFormat, string> = {
 /**
  * Writes `source` in `format` at `outPath` with the weights in `replacements` (keyed by
  * `WeightEntry.datasetPath`) replaced. A model written in its own format keeps every
- * other byte of its weights. TF.js output can be written from any source. Raises
- * MODEL_FORMAT_UNSUPPORTED for a conversion into a Keras format from another format.
+ * other byte of its weights. TF.js and `.h5` output can be written from any source, `.h5`
+ * only without float16 weights. Raises MODEL_FORMAT_UNSUPPORTED for a conversion into
+ * `.keras` from another format, and for float16 weights converted into `.h5`.
  */
 export async function writeModel(
   source: ModelFile,
@@ -121,25 +123,45 @@ export async function writeModel(
   if (format === 'tfjs') {
     return writeTfjsModel(source, outPath, replacements);
   }
-  if (format === 'keras_h5' && source.format === 'keras_h5') {
-    return writeKerasH5(source, outPath, replacements);
+  if (format === 'keras_h5') {
+    return source.format === 'keras_h5' ? writeKerasH5(source, outPath, replacements) : createKerasH5(source, outPath, replacements);
   }
   if (format === 'keras' && source.format === 'keras') {
     return writeKerasArchive(source, outPath, replacements);
   }
-  // TODO: converting into .h5 or .keras from another format needs an HDF5 file written
-  // from scratch, and h5wasm 0.10 cannot create float16 datasets.
+  // TODO: converting into .keras from another format needs the config rewritten in the
+  // Keras 3 serialization format, with `module` keys, which Keras 3 requires in config.json.
   throw new CentroidError(
     'MODEL_FORMAT_UNSUPPORTED',
     `${source.filename}: converting a ${describeFormat(source.format)} into a ${describeFormat(format)} is not supported; ` +
-      `choose output_format "same" or "tfjs".`,
+      `choose output_format "same", "keras_h5" or "tfjs".`,
     { file: source.filename, field: 'output_format' },
   );
 }
 
-/** Returns whether `writeModel` can write `source` in `format`. */
+/** Returns whether `writeModel` can write a model of `sourceFormat` in `format`; float16 weights can still stop a `.h5` conversion. */
 export function canWriteFormat(sourceFormat: ModelFormat, format: ModelFormat): boolean {
-  return format === 'tfjs' || format === sourceFormat;
+  return format === 'tfjs' || format === 'keras_h5' || format === sourceFormat;
+}
+
+/**
+ * Returns why a model of `sourceFormat` with these weights cannot be written in `format`,
+ * as a phrase that follows the file name, or null when it can.
+ */
+export function outputFormatProblem(sourceFormat: ModelFormat, format: ModelFormat, weights: readonly { dtype: string }[]): string | null {
+  if (!canWriteFormat(sourceFormat, format)) {
+    return (
+      `is a ${describeFormat(sourceFormat)}, and a ${describeFormat(format)} is written only from an upload of that format. ` +
+      'Use output_format "same", "keras_h5" or "tfjs".'
+    );
+  }
+  if (format === 'keras_h5' && sourceFormat !== 'keras_h5' && weights.some((weight) => weight.dtype === 'float16')) {
+    return (
+      'has float16 weights, and a Keras HDF5 file with float16 weights cannot be created from another format. ' +
+      'Use output_format "same" or "tfjs", which keep float16.'
+    );
+  }
+  return null;
 }
 
 export function describeFormat(format: ModelFormat): string {

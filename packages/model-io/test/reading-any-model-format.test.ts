@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 
 import { isCentroidError } from '@centroid/contracts';
 
-import { detectModelFormat, readKerasArchive, readModel, writeModel, writeTfjsModel } from '../src/index.js';
+import { detectModelFormat, outputFormatProblem, readKerasArchive, readModel, writeModel, writeTfjsModel } from '../src/index.js';
 import { fixture, temporaryFolder } from './helpers.js';
 
 async function assertRejects(promise: Promise<unknown>, code: string, message: RegExp): Promise<void> {
@@ -54,10 +54,21 @@ describe('detecting the model format', () => {
 });
 
 describe('choosing the output format', () => {
-  test('conversion into .h5 is rejected', async (t) => {
-    const source = await readKerasArchive(fixture('archive-float16.keras'));
-    const outPath = join(await temporaryFolder(t), 'model.h5');
-    await assertRejects(writeModel(source, 'keras_h5', outPath, new Map()), 'MODEL_FORMAT_UNSUPPORTED', /converting a Keras 3 archive \(\.keras\) into a Keras HDF5 model \(\.h5\) is not supported/);
+  test('conversion into .keras is rejected', async (t) => {
+    const source = await readModel(fixture('small.h5'));
+    const outPath = join(await temporaryFolder(t), 'model.keras');
+    await assertRejects(
+      writeModel(source, 'keras', outPath, new Map()),
+      'MODEL_FORMAT_UNSUPPORTED',
+      /converting a Keras HDF5 model \(\.h5\) into a Keras 3 archive \(\.keras\) is not supported/,
+    );
+  });
+
+  test('outputFormatProblem explains each refusal', () => {
+    assert.equal(outputFormatProblem('keras', 'keras_h5', [{ dtype: 'float32' }]), null);
+    assert.equal(outputFormatProblem('keras_h5', 'tfjs', [{ dtype: 'float16' }]), null);
+    assert.match(outputFormatProblem('tfjs', 'keras', []) ?? '', /is a TF\.js layers model, and a Keras 3 archive/);
+    assert.match(outputFormatProblem('keras', 'keras_h5', [{ dtype: 'float16' }]) ?? '', /has float16 weights/);
   });
 
   test('same format and tfjs are written', async (t) => {

@@ -28,12 +28,11 @@ import {
   type LossSpec,
 } from '@centroid/engine';
 import {
-  canWriteFormat,
-  describeFormat,
   gzipFile,
   measureFile,
   MODEL_ARTIFACT_NAMES,
   MODEL_CONTENT_TYPES,
+  outputFormatProblem,
   readModel,
   readNpz,
   toLayersModel,
@@ -262,13 +261,12 @@ export async function runPipeline(input: PipelineInput, hooks: PipelineHooks = {
  */
 function chooseOutputFormat(source: ModelFile, requested: PipelineInput['params']['output_format']): ModelFormat {
   const format = requested === 'same' ? source.format : requested;
-  if (!canWriteFormat(source.format, format)) {
-    throw new CentroidError(
-      'PARAMS_INVALID',
-      `output_format "${requested}" requests a ${describeFormat(format)}, but ${source.filename} is a ${describeFormat(source.format)}, ` +
-        'and conversion into a Keras format from another format is not supported. Use output_format "same" or "tfjs".',
-      { field: 'output_format', file: source.filename },
-    );
+  const problem = outputFormatProblem(source.format, format, source.weights);
+  if (problem !== null) {
+    throw new CentroidError('PARAMS_INVALID', `output_format "${requested}": ${source.filename} ${problem}`, {
+      field: 'output_format',
+      file: source.filename,
+    });
   }
   return format;
 }

@@ -78,14 +78,28 @@ describe('output formats', () => {
     });
   });
 
-  it('rejects .keras into .h5 before clustering', async () => {
+  it('converts a .keras upload into .h5', async () => {
+    await withTempDir(async (dir) => {
+      const result = await runPipeline(
+        pipelineInput(kerasArchive, null, dir, { number_of_clusters: clusters, cluster_centroids_init: 'linear', output_format: 'keras_h5' }),
+      );
+      assert.deepEqual(
+        result.artifacts.map((artifact) => artifact.name),
+        ['model.h5', 'model.h5.gz', 'metrics.json'],
+      );
+      assert.equal((await readModel(path.join(dir, 'model.h5'))).format, 'keras_h5');
+    });
+  });
+
+  it('rejects .h5 into .keras before clustering', async () => {
     await withTempDir(async (dir) => {
       await assert.rejects(
-        runPipeline(pipelineInput(kerasArchive, null, dir, { number_of_clusters: clusters, output_format: 'keras_h5' })),
+        runPipeline(pipelineInput(tinyCnn, null, dir, { number_of_clusters: clusters, output_format: 'keras' })),
         (error: unknown) => {
           assert.ok(error instanceof CentroidError);
           assert.equal(error.code, 'PARAMS_INVALID');
           assert.equal(error.location.field, 'output_format');
+          assert.match(error.message, /a Keras 3 archive \(\.keras\) is written only from an upload of that format/);
           return true;
         },
       );

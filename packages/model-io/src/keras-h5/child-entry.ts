@@ -1,9 +1,10 @@
 // Entry point of the child process that runs HDF5 work for `readKerasH5`,
-// `inspectKerasH5`, `writeKerasH5` and the `.keras` archive reader, inspector and writer.
+// `inspectKerasH5`, `writeKerasH5`, `createKerasH5` and the `.keras` archive reader, inspector and writer.
 import { serveChildTasks } from '../isolation/run-in-child.js';
 import { inspectKerasArchiveInProcess } from '../keras-archive/inspect.js';
 import { readKerasArchiveInProcess } from '../keras-archive/read.js';
 import { writeKerasArchiveInProcess } from '../keras-archive/write.js';
+import { createKerasH5InProcess } from './create.js';
 import { inspectKerasH5InProcess } from './inspect.js';
 import { readKerasH5InProcess } from './read.js';
 import { writeKerasH5InProcess } from './write.js';
@@ -15,4 +16,5 @@ serveChildTasks({
   readKerasArchive: readKerasArchiveInProcess,
   inspectKerasArchive: inspectKerasArchiveInProcess,
   writeKerasArchive: writeKerasArchiveInProcess,
+  createKerasH5: createKerasH5InProcess,
 });
