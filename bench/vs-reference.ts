@@ -276,7 +276,16 @@ function formatProfile(report: Report, centroidStepMs: number, referenceStepMs: 
     `| forward plus backward pass | ${parts.forward_backward.toFixed(1)} | ${share(parts.forward_backward)} |`,
     `| Adam update | ${parts.optimizer_update.toFixed(1)} | ${share(parts.optimizer_update)} |`,
     `| mean step of the epoch above | ${centroidStepMs.toFixed(1)} | 100% |`,
+    `| plain training step of the unclustered model, every trainable weight | ${parts.plain_step.toFixed(1)} | ${share(parts.plain_step)} |`,
     `| mean step of TFMOT's epoch above | ${referenceStepMs.toFixed(1)} | |`,
+    '',
+    'The plain step is forward, backward and Adam update of the unclustered model on the same batches, as Keras would train it, ' +
+      'timed before clustering starts. TensorFlow.js kernels of one clustered step (forward, backward and update, clustered ' +
+      'weights only, as the pipeline trains), by total time, from `tf.profile`:',
+    '',
+    '| kernel | ms |',
+    '| --- | ---: |',
+    ...profile.kernels.map((kernel) => `| ${kernel.name} | ${kernel.ms.toFixed(1)} |`),
   ];
   return lines;
 }

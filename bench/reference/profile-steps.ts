@@ -2,7 +2,10 @@
 // batch: gathering the batch, the forward pass, the forward plus backward pass and the
 // Adam update. The nearest-centroid assignment of every clustered kernel, which the
 // forward pass contains, is also timed on its own. Each part is timed separately over the
-// same batches, so the parts overlap and their sum is not one step.
+// same batches, so the parts overlap and their sum is not one step. For comparison, one
+// plain training step of the unclustered model (every trainable weight, as Keras trains
+// it) is timed on the same batches first, and the TensorFlow.js kernels of one clustered
+// step are listed by their time.
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type * as TF from '../../packages/engine/node_modules/@tensorflow/tfjs/dist/index.js';
@@ -33,8 +36,15 @@ export interface StepProfile {
     forward: number;
     forward_backward: number;
     optimizer_update: number;
+    /** Forward, backward and Adam update of the unclustered model, every trainable weight. */
+    plain_step: number;
   };
+  /** Kernels of one clustered step (forward, backward, update), the slowest first, with their total milliseconds. */
+  kernels: { name: string; ms: number }[];
 }
+
+/** Kernels listed in the profile. */
+const LISTED_KERNELS = 12;
 
 const WARMUP_STEPS = 2;
 
@@ -62,6 +72,8 @@ export async function profileSteps(modelPath: string, datasetPath: string, param
     },
     path.basename(datasetPath),
   );
+  const plainStepMs = timePlainSteps(model, dataset.train!.x, dataset.train!.y, loss, params, steps);
+
   const targets: ClusterTarget[] = selectWeights(model, params.number_of_clusters)
     .filter((weight) => weight.clusterable)
     .map((weight) => ({ layer: weight.layer, weightIndex: weight.weightIndex, numberOfClusters: params.number_of_clusters }));
@@ -73,6 +85,7 @@ export async function profileSteps(modelPath: string, datasetPath: string, param
     centroids: tf.tensor1d(session.centroids(target)),
   }));
   const totals = { gather_batch: 0, centroid_assignment: 0, forward: 0, forward_backward: 0, optimizer_update: 0 };
+  let kernelTimes: { name: string; ms: number }[] = [];
 
   try {
     const { x, y } = dataset.train!;
@@ -119,6 +132,16 @@ export async function profileSteps(modelPath: string, datasetPath: string, param
 
       tf.dispose([indices, xBatch, yBatch, value, ...Object.values(grads)]);
     }
+
+    kernelTimes = await profileKernels(() => {
+      const indices = tf.range(0, batchSize, 1, 'int32');
+      const { grads } = tf.variableGrads(() => {
+        const prediction = model.apply(tf.gather(x, indices), { training: true }) as TF.Tensor;
+        return meanLoss(loss, tf.gather(y, indices), prediction) as TF.Scalar;
+      }, variables);
+      optimizer.applyGradients(grads as Parameters<typeof optimizer.applyGradients>[0]);
+      variables[0]!.dataSync();
+    });
   } finally {
     tf.dispose(kernels.flatMap((kernel) => [kernel.latent, kernel.centroids]));
     optimizer.dispose();
@@ -137,6 +160,65 @@ export async function profileSteps(modelPath: string, datasetPath: string, param
       forward: mean(totals.forward),
       forward_backward: mean(totals.forward_backward),
       optimizer_update: mean(totals.optimizer_update),
+      plain_step: Math.round(plainStepMs * 10) / 10,
     },
+    kernels: kernelTimes,
   };
+}
+
+/**
+ * Returns the mean milliseconds of one plain training step of `model` (forward,
+ * backward and Adam update of every trainable weight, loss read back) over `steps`
+ * batches, after the warm-up batches. Leaves the weights as they were.
+ */
+function timePlainSteps(
+  model: TF.LayersModel,
+  x: TF.Tensor,
+  y: TF.Tensor,
+  loss: NonNullable<ReturnType<typeof resolveLoss>>,
+  params: JobParams,
+  steps: number,
+): number {
+  const batchSize = params.fine_tune.batch_size;
+  const variables = model.trainableWeights.map((weight) => weight.read() as TF.Variable);
+  const saved = variables.map((variable) => variable.clone());
+  const optimizer = tf.train.adam(params.fine_tune.learning_rate, 0.9, 0.999, 1e-7);
+  let total = 0;
+  try {
+    for (let step = 0; step < steps + WARMUP_STEPS; step++) {
+      const started = performance.now();
+      tf.tidy(() => {
+        const indices = tf.range(step * batchSize, (step + 1) * batchSize, 1, 'int32');
+        const { value, grads } = tf.variableGrads(() => {
+          const prediction = model.apply(tf.gather(x, indices), { training: true }) as TF.Tensor;
+          return meanLoss(loss, tf.gather(y, indices), prediction) as TF.Scalar;
+        }, variables);
+        optimizer.applyGradients(grads as Parameters<typeof optimizer.applyGradients>[0]);
+        value.dataSync();
+      });
+      if (step >= WARMUP_STEPS) total += performance.now() - started;
+    }
+  } finally {
+    optimizer.dispose();
+    variables.forEach((variable, i) => variable.assign(saved[i]!));
+    tf.dispose(saved);
+  }
+  return total / steps;
+}
+
+/** Runs `step` once under tf.profile and returns the total time of each kernel name, the slowest first. */
+async function profileKernels(step: () => void): Promise<{ name: string; ms: number }[]> {
+  const info = await tf.profile(() => tf.tidy(step));
+  const totals = new Map<string, number>();
+  for (const kernel of info.kernels) {
+    // The clustered weight's custom gradient op is recorded as 'unnamed scope', with the
+    // time of the kernels inside it, which are listed on their own.
+    if (kernel.name === 'unnamed scope') continue;
+    const ms = typeof kernel.kernelTimeMs === 'number' ? kernel.kernelTimeMs : 0;
+    totals.set(kernel.name, (totals.get(kernel.name) ?? 0) + ms);
+  }
+  return [...totals]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, LISTED_KERNELS)
+    .map(([name, ms]) => ({ name, ms: Math.round(ms * 10) / 10 }));
 }
