@@ -4,13 +4,14 @@
 import { CentroidError } from '@centroid/contracts';
 import * as tf from '@tensorflow/tfjs';
 
-import { readNpy, readNpz, readNpzArrayNames, toLayersModel } from '../src/index.js';
+import { readNpy, readNpz, readNpzArrayNames, readTfjsModel, toLayersModel } from '../src/index.js';
+import { readKerasArchiveInProcess } from '../src/keras-archive/read.js';
 import { inspectKerasH5InProcess } from '../src/keras-h5/inspect.js';
 import { readKerasH5InProcess } from '../src/keras-h5/read.js';
 import { translateModelConfig, unsupportedLayersError } from '../src/keras-h5/tfjs-config.js';
 
 /** The loaders the fuzz test runs, by name. */
-export type FuzzLoader = 'readKerasH5' | 'inspectModelFile' | 'readNpz' | 'readNpzArrayNames' | 'readNpy';
+export type FuzzLoader = 'readKerasH5' | 'inspectModelFile' | 'readKerasArchive' | 'readTfjsModel' | 'readNpz' | 'readNpzArrayNames' | 'readNpy';
 
 export interface FuzzRequest {
   index: number;
@@ -58,6 +59,17 @@ async function runLoader(loader: FuzzLoader, path: string): Promise<void> {
       const { modelConfig } = await inspectKerasH5InProcess(path, filename);
       const { unsupported } = translateModelConfig(modelConfig);
       if (unsupported.length > 0) throw unsupportedLayersError(filename, unsupported);
+      return;
+    }
+    case 'readKerasArchive': {
+      // readKerasArchive runs this function in its child process, then the caller builds the model.
+      const { model } = await toLayersModel(await readKerasArchiveInProcess(path, filename, {}));
+      model.dispose();
+      return;
+    }
+    case 'readTfjsModel': {
+      const { model } = await toLayersModel(await readTfjsModel(path, filename));
+      model.dispose();
       return;
     }
     case 'readNpz':

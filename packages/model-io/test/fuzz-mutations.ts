@@ -1,6 +1,9 @@
 // Deterministic mutations of model and dataset files for the fuzz test: byte and bit
 // flips, truncations, inserted and removed bytes, and changes to the header fields of
 // NPY, zip and HDF5 files and to the Keras config text inside them.
+import { unzipSync } from 'fflate';
+
+import { buildZip } from './archive-builders.js';
 
 /** A seeded pseudo-random generator (mulberry32), so that a seed reproduces a whole run. */
 export class Random {
@@ -231,6 +234,34 @@ function hdf5FieldOffsets(bytes: Uint8Array): number[] {
   return offsets;
 }
 
+/**
+ * Unpacks a zip, mutates the contents of one member (its config text, its HDF5 structure or
+ * its bytes) and packs it again with correct CRC-32 values, so that the change reaches the
+ * parsers of the member instead of the archive's checksum check.
+ */
+function mutateMember(bytes: Uint8Array, random: Random): [Uint8Array, string] {
+  let members: Record<string, Uint8Array>;
+  try {
+    members = unzipSync(bytes);
+  } catch {
+    return flipBytes(bytes, random);
+  }
+  const names = Object.keys(members);
+  if (names.length === 0) return flipBytes(bytes, random);
+
+  const name = random.pick(names);
+  const content = members[name] as Uint8Array;
+  let mutation: Mutation;
+  if (name.endsWith('.json')) mutation = random.pick([editConfigText, editConfigText, flipBytes, truncate]);
+  else if (name.endsWith('.h5')) mutation = random.pick([editConfigText, flipBytes, flipBits, (data: Uint8Array, generator: Random) => overwriteInteger(data, generator, hdf5FieldOffsets(data))]);
+  else mutation = random.pick([flipBytes, flipBits, truncate, insertBytes]);
+  const [changed, step] = mutation(content, random);
+
+  const method = random.next() < 0.5 ? 0 : 8;
+  const rebuilt = buildZip(names.map((memberName) => ({ name: memberName, data: memberName === name ? changed : (members[memberName] as Uint8Array), method })));
+  return [rebuilt, `in member ${name}: ${step}`];
+}
+
 type Mutation = (bytes: Uint8Array, random: Random) => [Uint8Array, string];
 
 function mutationsFor(kind: FileKind): Mutation[] {
@@ -242,7 +273,7 @@ function mutationsFor(kind: FileKind): Mutation[] {
     case 'npz':
       return [...generic, editNpyHeader, (bytes, random) => overwriteInteger(bytes, random, zipFieldOffsets(bytes)), (bytes, random) => overwriteInteger(bytes, random, zipFieldOffsets(bytes))];
     case 'zip':
-      return [...generic, editConfigText, (bytes, random) => overwriteInteger(bytes, random, zipFieldOffsets(bytes))];
+      return [...generic, mutateMember, mutateMember, mutateMember, (bytes, random) => overwriteInteger(bytes, random, zipFieldOffsets(bytes))];
     case 'h5':
       // Most steps keep the length, because any length change fails the HDF5 end-of-file check at once.
       return [

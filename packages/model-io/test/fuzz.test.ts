@@ -4,14 +4,14 @@
 // FUZZ_DUMP names a file to which every case and outcome is written as JSON.
 import assert from 'node:assert/strict';
 import { fork } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 import { ERROR_CODES, isCentroidError } from '@centroid/contracts';
 
-import { inspectModelFile, NpzWriter, readKerasH5, toLayersModel } from '../src/index.js';
+import { inspectModelFile, NpzWriter, readKerasArchive, readKerasH5, toLayersModel } from '../src/index.js';
 import { buildNpy, buildZip, bytesOf, npyHeader } from './archive-builders.js';
 import { mutate, Random } from './fuzz-mutations.js';
 import { fixture, temporaryFolder } from './helpers.js';
@@ -26,6 +26,8 @@ const SEED = Number(process.env.FUZZ_SEED ?? 20_261_204);
 const H5_MUTANTS = 700;
 const NPZ_MUTANTS = 900;
 const NPY_MUTANTS = 700;
+const KERAS_MUTANTS = 250;
+const TFJS_MUTANTS = 250;
 /** Mutated .h5 files also sent through the public loaders, each of which starts a child process. */
 const PUBLIC_H5_SAMPLES = 8;
 
@@ -102,25 +104,63 @@ async function seedH5Files(): Promise<{ name: string; bytes: Uint8Array }[]> {
   return seeds;
 }
 
-const LOADERS_BY_KIND: Record<Exclude<FileKind, 'zip'>, FuzzLoader[]> = {
-  h5: ['readKerasH5', 'inspectModelFile'],
-  npz: ['readNpz', 'readNpzArrayNames'],
-  npy: ['readNpy'],
+/** The public loaders that run h5wasm in a child process with a deadline, by the fuzz loader that stands for them. */
+const PUBLIC_H5_LOADERS: Partial<Record<FuzzLoader, (path: string, filename: undefined, options: { timeoutMs: number }) => Promise<unknown>>> = {
+  readKerasH5,
+  inspectModelFile,
+  readKerasArchive,
 };
+
+/** A kind of seed file: its file extension, how it is mutated, and the loaders that read it. */
+interface SeedKind {
+  extension: string;
+  mutation: FileKind;
+  loaders: FuzzLoader[];
+}
+
+const SEED_KINDS = {
+  h5: { extension: 'h5', mutation: 'h5', loaders: ['readKerasH5', 'inspectModelFile'] },
+  keras: { extension: 'keras', mutation: 'zip', loaders: ['readKerasArchive'] },
+  tfjs: { extension: 'zip', mutation: 'zip', loaders: ['readTfjsModel'] },
+  npz: { extension: 'npz', mutation: 'npz', loaders: ['readNpz', 'readNpzArrayNames'] },
+  npy: { extension: 'npy', mutation: 'npy', loaders: ['readNpy'] },
+} satisfies Record<string, SeedKind>;
+
+const formatsFixture = (path: string) => examplesFixture(`formats/${path}`);
+
+async function seedKerasArchives(): Promise<{ name: string; bytes: Uint8Array }[]> {
+  const names = ['batch-norm', 'branches', 'gru-reset-before', 'nested-sequential', 'embedding-conv1d'];
+  return Promise.all(names.map(async (name) => ({ name: `${name}.keras`, bytes: await readFile(formatsFixture(`keras3/${name}.keras`)) })));
+}
+
+/** Zips TF.js model folders, model.json and shards, stored for some and deflated for others. */
+async function seedTfjsZips(): Promise<{ name: string; bytes: Uint8Array }[]> {
+  const folders = ['keras2/branches.tfjs', 'keras2/lstm.tfjs', 'keras2/batch-norm.tfjs', 'keras3/nested-sequential.tfjs'];
+  return Promise.all(
+    folders.map(async (folder, index) => {
+      const names = (await readdir(formatsFixture(folder))).sort();
+      const members = await Promise.all(
+        names.map(async (name) => ({ name, data: await readFile(formatsFixture(`${folder}/${name}`)), method: (index % 2 === 0 ? 0 : 8) as 0 | 8 })),
+      );
+      return { name: `${folder}.zip`, bytes: buildZip(members) };
+    }),
+  );
+}
 
 /** Writes `count` mutants of the seeds into `folder` and returns a case per mutant and loader. */
 async function writeMutants(
   folder: string,
-  kind: Exclude<FileKind, 'zip'>,
+  kindName: keyof typeof SEED_KINDS,
   seeds: { name: string; bytes: Uint8Array }[],
   count: number,
   random: Random,
   cases: FuzzCase[],
 ): Promise<void> {
-  const loaders = LOADERS_BY_KIND[kind];
+  const kind: SeedKind = SEED_KINDS[kindName];
+  const loaders = kind.loaders;
   for (const [index, seed] of seeds.entries()) {
     for (const loader of loaders) {
-      const path = join(folder, `${kind}-seed-${index}.${kind}`);
+      const path = join(folder, `${kindName}-seed-${index}.${kind.extension}`);
       await writeFile(path, seed.bytes);
       cases.push({ request: { index: cases.length, loader, path }, steps: [], seedFile: seed.name, control: true });
     }
@@ -128,8 +168,8 @@ async function writeMutants(
 
   for (let i = 0; i < count; i++) {
     const seed = seeds[i % seeds.length] as { name: string; bytes: Uint8Array };
-    const mutant = mutate(seed.bytes, kind, random);
-    const path = join(folder, `${kind}-${i}.${kind}`);
+    const mutant = mutate(seed.bytes, kind.mutation, random);
+    const path = join(folder, `${kindName}-${i}.${kind.extension}`);
     await writeFile(path, mutant.bytes);
     // Each mutant goes to one loader, alternating, so that both see every kind of mutation.
     const loader = loaders[i % loaders.length] as FuzzLoader;
@@ -235,6 +275,8 @@ describe('fuzzing the loaders', () => {
     await writeMutants(folder, 'h5', await seedH5Files(), H5_MUTANTS, random, cases);
     await writeMutants(folder, 'npz', (await seedNpzFiles(npySeeds)).map((bytes, index) => ({ name: `npz seed ${index}`, bytes })), NPZ_MUTANTS, random, cases);
     await writeMutants(folder, 'npy', npySeeds.map((bytes, index) => ({ name: `npy seed ${index}`, bytes })), NPY_MUTANTS, random, cases);
+    await writeMutants(folder, 'keras', await seedKerasArchives(), KERAS_MUTANTS, random, cases);
+    await writeMutants(folder, 'tfjs', await seedTfjsZips(), TFJS_MUTANTS, random, cases);
 
     const started = Date.now();
     const results = await runCases(cases);
@@ -274,15 +316,15 @@ describe('fuzzing the loaders', () => {
       'no file crashes the process',
     );
 
-    // A hang inside h5wasm cannot be stopped in-process, so readKerasH5 and inspectModelFile
-    // run it in a child with a deadline. Each hang found here must end as MODEL_INVALID there,
+    // A hang inside h5wasm cannot be stopped in-process, so readKerasH5, inspectModelFile and
+    // readKerasArchive run it in a child with a deadline. Each hang found here must end as MODEL_INVALID there,
     // which also shows that the hang was in the HDF5 reading and not in building the model.
     const hangs = results.filter((result) => result.outcome === null && result.crash === null);
     for (const { fuzzCase } of hangs) {
       const { loader, path } = fuzzCase.request;
-      assert.ok(loader === 'readKerasH5' || loader === 'inspectModelFile', `${describeCase(fuzzCase)} hangs`);
+      const publicLoader = PUBLIC_H5_LOADERS[loader];
+      assert.ok(publicLoader !== undefined, `${describeCase(fuzzCase)} hangs`);
       t.diagnostic(`hang, checked against the child deadline: ${describeCase(fuzzCase)}`);
-      const publicLoader = loader === 'readKerasH5' ? readKerasH5 : inspectModelFile;
       await assert.rejects(publicLoader(path, undefined, { timeoutMs: PUBLIC_TIMEOUT_MS }), (error: unknown) => {
         assert.ok(isCentroidError(error), `expected a CentroidError from ${describeCase(fuzzCase)}, got ${String(error)}`);
         assert.equal(error.code, 'MODEL_INVALID', `${describeCase(fuzzCase)}: ${error.message}`);
