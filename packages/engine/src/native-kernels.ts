@@ -11,13 +11,15 @@ export function registerNativeKernels(): void {
   registerNativeSearchSorted();
   registerNativeGather();
   registerNativeReluGrad();
+  registerNativeFusedConv2DBias();
 }
 
 /** The members of tfjs-node's NodeJSKernelBackend that the kernels below use. */
 interface NativeKernelBackend {
-  binding: { TF_ATTR_TYPE: number; TF_ATTR_INT: number; TF_FLOAT: number; TF_INT32: number };
+  binding: { TF_ATTR_TYPE: number; TF_ATTR_INT: number; TF_ATTR_STRING: number; TF_FLOAT: number; TF_INT32: number };
   getDTypeInteger(dtype: tf.DataType): number;
-  executeSingleOutput(opName: string, attributes: { name: string; type: number; value: number }[], inputs: tf.TensorInfo[]): tf.TensorInfo;
+  applyActivation(input: tf.Tensor, activation: string, preluActivationWeights?: tf.Tensor, leakyreluAlpha?: number): tf.Tensor;
+  executeSingleOutput(opName: string, attributes: { name: string; type: number; value: number | string }[], inputs: tf.TensorInfo[]): tf.Tensor;
 }
 
 /**
@@ -121,3 +123,48 @@ function registerNativeReluGrad(): void {
     },
   });
 }
+
+/**
+ * Wraps tfjs-node's FusedConv2D kernel for the 'tensorflow' backend so that a 1-D bias
+ * is added with TensorFlow's BiasAdd. The 4.22.0 kernel adds it with a broadcasting Add,
+ * which took about 10 ms against 3 ms for BiasAdd on a 250 × 26 × 26 × 32 output on a
+ * shared 2-core AMD EPYC. Both add the same float32 values, so the results are
+ * identical. Any other bias shape goes to the original kernel.
+ */
+function registerNativeFusedConv2DBias(): void {
+  const existing = tf.getKernel('FusedConv2D', 'tensorflow');
+  const convolution = tf.getKernel('Conv2D', 'tensorflow');
+  if (existing === undefined || convolution === undefined) return;
+  if ((existing.kernelFunc as { centroidNative?: boolean }).centroidNative === true) return;
+
+  const original = existing.kernelFunc;
+  const kernelFunc: tf.KernelFunc & { centroidNative?: boolean } = (args) => {
+    const { x, filter, bias, preluActivationWeights } = args.inputs as {
+      x: tf.TensorInfo;
+      filter: tf.TensorInfo;
+      bias?: tf.TensorInfo;
+      preluActivationWeights?: tf.TensorInfo;
+    };
+    const attrs = args.attrs as { dataFormat: string; activation: string; leakyreluAlpha?: number };
+    const channels = filter.shape[3];
+    if (bias == null || bias.shape.length !== 1 || bias.shape[0] !== channels || attrs.dataFormat !== 'NHWC' || x.dtype !== 'float32') {
+      return original(args);
+    }
+
+    const native = args.backend as unknown as NativeKernelBackend;
+    const convolved = convolution.kernelFunc({ inputs: { x, filter }, attrs: args.attrs, backend: args.backend }) as tf.Tensor;
+    const attributes = [
+      { name: 'T', type: native.binding.TF_ATTR_TYPE, value: native.getDTypeInteger(x.dtype) },
+      { name: 'data_format', type: native.binding.TF_ATTR_STRING, value: 'NHWC' },
+    ];
+    const biased = native.executeSingleOutput('BiasAdd', attributes, [convolved, bias]);
+    convolved.dispose();
+    const activated = native.applyActivation(biased, attrs.activation, preluActivationWeights as tf.Tensor | undefined, attrs.leakyreluAlpha);
+    if (activated !== biased) biased.dispose();
+    return activated;
+  };
+  kernelFunc.centroidNative = true;
+  tf.unregisterKernel('FusedConv2D', 'tensorflow');
+  tf.registerKernel({ kernelName: 'FusedConv2D', backendName: 'tensorflow', kernelFunc });
+}
+

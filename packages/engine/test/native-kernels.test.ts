@@ -81,3 +81,66 @@ describe('native Relu gradient', () => {
     assert.deepEqual(gradient, expected);
   });
 });
+
+describe('native FusedConv2D bias', () => {
+  it('matches convolution plus bias', (context) => {
+    if (skipReason !== false) return context.skip(skipReason);
+
+    tf.tidy(() => {
+      const x = tf.randomNormal([2, 5, 5, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
+      const filter = tf.randomNormal([3, 3, 3, 4], 0, 1, 'float32', 2) as tf.Tensor4D;
+      const bias = tf.tensor1d([0.5, -1, 2, 0]);
+      const reference = tf.add(tf.conv2d(x, filter, 1, 'valid'), bias);
+
+      const fused = tf.fused.conv2d({ x, filter, strides: 1, pad: 'valid', bias });
+      assert.deepEqual(Array.from(fused.dataSync()), Array.from(reference.dataSync()));
+
+      const activated = tf.fused.conv2d({ x, filter, strides: 1, pad: 'valid', bias, activation: 'relu' });
+      assert.deepEqual(Array.from(activated.dataSync()), Array.from(tf.relu(reference).dataSync()));
+    });
+  });
+
+  it('adds the bias with BiasAdd', (context) => {
+    if (skipReason !== false) return context.skip(skipReason);
+
+    const backend = tf.backend() as unknown as { executeSingleOutput: (name: string, ...rest: unknown[]) => unknown };
+    const execute = backend.executeSingleOutput;
+    const operations: string[] = [];
+    backend.executeSingleOutput = function (this: unknown, name: string, ...rest: unknown[]) {
+      operations.push(name);
+      return execute.call(this, name, ...rest);
+    };
+    try {
+      tf.tidy(() => {
+        tf.fused.conv2d({ x: tf.ones([1, 3, 3, 1]), filter: tf.ones([2, 2, 1, 2]), strides: 1, pad: 'valid', bias: tf.tensor1d([1, 2]) }).dataSync();
+      });
+    } finally {
+      backend.executeSingleOutput = execute;
+    }
+    assert.ok(operations.includes('BiasAdd'), `operations run: ${operations.join(', ')}`);
+  });
+
+  it('falls back for a scalar-like bias', (context) => {
+    if (skipReason !== false) return context.skip(skipReason);
+
+    tf.tidy(() => {
+      const x = tf.ones([1, 3, 3, 1]) as tf.Tensor4D;
+      const filter = tf.ones([2, 2, 1, 2]) as tf.Tensor4D;
+      const fused = tf.fused.conv2d({ x, filter, strides: 1, pad: 'valid', bias: tf.tensor1d([1]) });
+      assert.deepEqual(Array.from(fused.dataSync()), Array(8).fill(5));
+    });
+  });
+
+  it('trains through the bias', (context) => {
+    if (skipReason !== false) return context.skip(skipReason);
+
+    const gradient = tf.tidy(() => {
+      const x = tf.ones([1, 3, 3, 1]) as tf.Tensor4D;
+      const filter = tf.ones([2, 2, 1, 2]) as tf.Tensor4D;
+      const loss = (bias: tf.Tensor) => tf.sum(tf.fused.conv2d({ x, filter, strides: 1, pad: 'valid', bias: bias as tf.Tensor1D }));
+      return Array.from(tf.grad(loss)(tf.tensor1d([0, 0])).dataSync());
+    });
+    // Each of the two channels has a 2 × 2 output, so each bias receives 4.
+    assert.deepEqual(gradient, [4, 4]);
+  });
+});
