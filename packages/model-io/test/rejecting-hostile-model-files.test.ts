@@ -141,6 +141,34 @@ describe('hostile Keras weights', () => {
     );
   });
 
+  test('reads no file an external link names', async (t) => {
+    // A host file beside the upload holds a kernel of the right shape; the upload links its
+    // kernel to it. h5wasm opens only the copy in its in-memory file system, so the link dangles.
+    const folder = await temporaryFolder(t);
+    const outside = join(folder, 'outside.h5');
+    await loadH5wasm();
+    const outsideMemfs = await writeIntoMemfs(new Uint8Array(0));
+    try {
+      const file = openH5File(outsideMemfs, 'w');
+      file.create_dataset({ name: 'kernel', data: new Float32Array(6).fill(42), shape: [3, 2], dtype: '<f' });
+      file.close();
+      await writeFile(outside, readMemfsFile(outsideMemfs));
+    } finally {
+      removeMemfsFile(outsideMemfs);
+    }
+    const path = await editedCopy(t, 'small.h5', 'linked.h5', (file) => {
+      const group = file.get('/model_weights/dense/dense');
+      assert.ok(group !== null && 'create_external_link' in group);
+      group.create_external_link(outside, '/kernel', 'linked:0');
+      const layer = file.get('/model_weights/dense');
+      assert.ok(layer !== null && 'attrs' in layer);
+      layer.delete_attribute('weight_names');
+      layer.create_attribute('weight_names', ['dense/linked:0', 'dense/bias:0']);
+    });
+
+    await assertRejects(readKerasH5(path), 'MODEL_INVALID', /^linked\.h5: layer "dense" lists weight "dense\/linked:0", but there is no dataset at \/model_weights\/dense\/dense\/linked:0/);
+  });
+
   test('rejects a file h5wasm cannot open', async (t) => {
     // A valid signature and superblock version, then noise where the root group address should be.
     const bytes = await readFile(fixture('small.h5'));
