@@ -120,6 +120,18 @@ describe('rejecting bad TF.js models', () => {
     await assertRejects(path, 'MODEL_INVALID', /model\.json has 68157440 bytes, more than the limit/);
   });
 
+  test('zip above the expansion cap', async (t) => {
+    const { folder, modelJson } = await savedModel(t);
+    const zipPath = join(folder, '..', 'model.zip');
+    await zipFolder(folder, ['model.json', ...shardNames(modelJson)], zipPath);
+    await assert.rejects(readTfjsModel(zipPath, 'upload', { maxExpandedBytes: 500 }), (error) => {
+      assert.ok(isCentroidError(error), String(error));
+      assert.equal(error.code, 'MODEL_INVALID');
+      assert.match(error.message, /upload is not a valid zipped TF\.js layers model: its members declare \d+ bytes uncompressed, more than the limit of 500 bytes/);
+      return true;
+    });
+  });
+
   test('truncated shard', async (t) => {
     const { folder, modelJson } = await savedModel(t);
     const last = shardNames(modelJson).at(-1) as string;
