@@ -39,9 +39,21 @@ export interface TfjsWeightSpec {
   shape: number[];
   /** `float32`, or `float16` for a weight stored with float16 quantization. */
   dtype: 'float32' | 'float16';
+  /**
+   * Affine uint8 or uint16 quantization, as `tensorflowjs_converter --quantize_uint8`
+   * writes it: each stored integer q stands for `q * scale + min`. Absent for float weights.
+   */
+  affine?: AffineQuantization;
   /** Byte offset of the weight in the concatenated shards of its group. */
   byteOffset: number;
   byteLength: number;
+}
+
+/** Parameters of TF.js affine quantization. */
+export interface AffineQuantization {
+  dtype: 'uint8' | 'uint16';
+  scale: number;
+  min: number;
 }
 
 /** A TF.js layers model: `model.json` and its binary weight shards, in a folder or a zip archive. */

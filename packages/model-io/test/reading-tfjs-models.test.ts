@@ -8,11 +8,11 @@ import { zipSync } from 'fflate';
 
 import { isCentroidError } from '@centroid/contracts';
 
-import { readTfjsModel, toLayersModel } from '../src/index.js';
+import { readTfjsModel, toLayersModel, writeTfjsModel } from '../src/index.js';
 import { float16ToFloat32, float32ToFloat16 } from '../src/float16.js';
 import { writeTestZip } from './archive-helpers.js';
 import { maxAbsoluteDifference, temporaryFolder } from './helpers.js';
-import { predictValues, saveTfjsFolder } from './tfjs-helpers.js';
+import { loadTfjsZip, predictValues, saveTfjsFolder } from './tfjs-helpers.js';
 
 import type { TestContext } from 'node:test';
 
@@ -170,11 +170,65 @@ describe('rejecting bad TF.js models', () => {
     await assertRejects(folder, 'MODEL_FORMAT_UNSUPPORTED', /TF\.js graph model/);
   });
 
-  test('uint8 quantized weights', async (t) => {
+  test('int32 weights', async (t) => {
     const { folder, modelJson } = await savedModel(t);
     const weights = (modelJson.weightsManifest as { weights: Record<string, unknown>[] }[])[0]!.weights;
-    weights[0]!.quantization = { dtype: 'uint8', scale: 0.1, min: -1 };
+    weights[0]!.dtype = 'int32';
     await writeFile(join(folder, 'model.json'), JSON.stringify(modelJson));
-    await assertRejects(folder, 'MODEL_LAYER_UNSUPPORTED', /stored as float32 quantized to uint8/);
+    await assertRejects(folder, 'MODEL_LAYER_UNSUPPORTED', /weight "conv\/kernel" is stored as int32/);
+  });
+});
+
+describe('uint8 and uint16 quantized TF.js weights', () => {
+  /** Quantizes every weight of a saved model to `dtype` with scale 0.01 and min -1, rewriting shards and manifest. */
+  async function quantizedModel(t: TestContext, dtype: 'uint8' | 'uint16') {
+    const model = buildModel();
+    const folder = join(await temporaryFolder(t), dtype);
+    const modelJson = await saveTfjsFolder(model, folder);
+    const group = (modelJson.weightsManifest as { paths: string[]; weights: { quantization?: unknown }[] }[])[0]!;
+    const values = new Float32Array((await readFile(join(folder, group.paths[0]!))).buffer.slice(0));
+    const codes = (dtype === 'uint8' ? Uint8Array : Uint16Array).from(values, (value) => Math.min(dtype === 'uint8' ? 255 : 65535, Math.max(0, Math.round((value + 1) / 0.01))));
+    await writeFile(join(folder, group.paths[0]!), new Uint8Array(codes.buffer));
+    for (const weight of group.weights) {
+      weight.quantization = { dtype, scale: 0.01, min: -1 };
+    }
+    await writeFile(join(folder, 'model.json'), JSON.stringify(modelJson));
+    return { folder, codes };
+  }
+
+  for (const dtype of ['uint8', 'uint16'] as const) {
+    test(`${dtype} codes decode as TF.js does`, async (t) => {
+      const { folder, codes } = await quantizedModel(t, dtype);
+      const file = await readTfjsModel(folder);
+      const concatenated = file.weights.flatMap((weight) => Array.from(weight.values));
+      assert.equal(concatenated.length, codes.length);
+      codes.forEach((code, index) => {
+        assert.ok(Math.abs((concatenated[index] as number) - Math.fround(code * 0.01 - 1)) < 1e-6, `value ${index}`);
+      });
+    });
+  }
+
+  test('replaced weights are quantized again', async (t) => {
+    const { folder } = await quantizedModel(t, 'uint8');
+    const source = await readTfjsModel(folder);
+    const kernel = source.weights.find((weight) => weight.name === 'dense/kernel');
+    assert.ok(kernel !== undefined);
+    const clustered = kernel.values.map((value) => (value < 0 ? -0.5 : 0.75));
+    const outPath = join(folder, '..', 'out.zip');
+    await writeTfjsModel(source, outPath, new Map([[kernel.datasetPath, clustered]]));
+
+    const written = await readTfjsModel(outPath);
+    const writtenKernel = written.weights.find((weight) => weight.name === 'dense/kernel');
+    assert.deepEqual([...new Set(writtenKernel?.values)].sort(), [-0.5, 0.75]);
+    const spec = written.weightGroups[0]?.weights.find((weight) => weight.name === 'dense/kernel');
+    assert.equal(spec?.affine?.dtype, 'uint8');
+    assert.equal(spec?.affine?.min, -0.5);
+    const untouched = written.weights.find((weight) => weight.name === 'conv/kernel');
+    assert.deepEqual(Array.from(untouched?.values ?? []), Array.from(source.weights.find((weight) => weight.name === 'conv/kernel')?.values ?? []));
+
+    const loaded = await loadTfjsZip(outPath);
+    const loadedKernel = loaded.getLayer('dense').getWeights()[0] as tf.Tensor;
+    assert.deepEqual([...new Set(await loadedKernel.data())].sort(), [-0.5, 0.75]);
+    loaded.dispose();
   });
 });

@@ -5,7 +5,7 @@ import { CentroidError } from '@centroid/contracts';
 import { isPlainObject } from '../keras-archive/archive-json.js';
 
 import type { KerasModelConfig, TrainingConfig } from '../keras-h5/types.js';
-import type { TfjsWeightGroup, TfjsWeightSpec } from '../model-types.js';
+import type { AffineQuantization, TfjsWeightGroup, TfjsWeightSpec } from '../model-types.js';
 
 /** The parts of a `model.json` that the reader and writer use. */
 export interface ParsedModelJson {
@@ -15,8 +15,6 @@ export interface ParsedModelJson {
   backend: string | null;
   weightGroups: TfjsWeightGroup[];
 }
-
-const BYTES_PER_ELEMENT = { float32: 4, float16: 2 } as const;
 
 function invalid(filename: string, problem: string): CentroidError {
   return new CentroidError('MODEL_INVALID', `${filename}: ${problem}`, { file: filename });
@@ -114,24 +112,37 @@ function parseWeightSpec(weight: unknown, where: string, byteOffset: number, fil
   }
 
   const quantization = weight.quantization;
-  let dtype: TfjsWeightSpec['dtype'];
+  const elementCount = (shape as number[]).reduce((product, size) => product * size, 1);
   if (weight.dtype === 'float32' && quantization === undefined) {
-    dtype = 'float32';
-  } else if (weight.dtype === 'float32' && isPlainObject(quantization) && quantization.dtype === 'float16') {
-    dtype = 'float16';
-  } else {
-    // NOTE: uint8 and uint16 affine quantization (tensorflowjs_converter --quantize_uint8/16)
-    // is not read yet; such models are rejected here.
-    const stored = isPlainObject(quantization) ? `${String(weight.dtype)} quantized to ${String(quantization.dtype)}` : String(weight.dtype);
-    throw new CentroidError(
-      'MODEL_LAYER_UNSUPPORTED',
-      `${filename}: weight "${name}" is stored as ${stored}; only float32 weights and float16-quantized float32 weights are supported.`,
-      { file: filename, layer: name.split('/')[0] as string },
-    );
+    return { name, shape: shape as number[], dtype: 'float32', byteOffset, byteLength: elementCount * 4 };
+  }
+  if (weight.dtype === 'float32' && isPlainObject(quantization) && quantization.dtype === 'float16') {
+    return { name, shape: shape as number[], dtype: 'float16', byteOffset, byteLength: elementCount * 2 };
+  }
+  const affine = parseAffineQuantization(quantization);
+  if (weight.dtype === 'float32' && affine !== null) {
+    const bytesPerElement = affine.dtype === 'uint8' ? 1 : 2;
+    return { name, shape: shape as number[], dtype: 'float32', affine, byteOffset, byteLength: elementCount * bytesPerElement };
   }
 
-  const elementCount = (shape as number[]).reduce((product, size) => product * size, 1);
-  return { name, shape: shape as number[], dtype, byteOffset, byteLength: elementCount * BYTES_PER_ELEMENT[dtype] };
+  const stored = isPlainObject(quantization) ? `${String(weight.dtype)} quantized to ${String(quantization.dtype)}` : String(weight.dtype);
+  throw new CentroidError(
+    'MODEL_LAYER_UNSUPPORTED',
+    `${filename}: weight "${name}" is stored as ${stored}; only float32 weights, quantized to float16, uint8 or uint16 or not, are supported.`,
+    { file: filename, layer: name.split('/')[0] as string },
+  );
+}
+
+/** Returns uint8 or uint16 quantization with finite `scale` and `min`, or null for anything else. */
+function parseAffineQuantization(quantization: unknown): AffineQuantization | null {
+  if (!isPlainObject(quantization) || (quantization.dtype !== 'uint8' && quantization.dtype !== 'uint16')) {
+    return null;
+  }
+  const { scale, min } = quantization;
+  if (typeof scale !== 'number' || typeof min !== 'number' || !Number.isFinite(scale) || !Number.isFinite(min)) {
+    return null;
+  }
+  return { dtype: quantization.dtype, scale, min };
 }
 
 /** Returns the number of bytes that a group's shards must hold together. */

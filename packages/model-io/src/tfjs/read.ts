@@ -7,6 +7,7 @@ import { CentroidError } from '@centroid/contracts';
 
 import { parseJsonObject } from '../keras-archive/archive-json.js';
 import { decodeFloats } from '../keras-h5/read.js';
+import { dequantize } from './affine-quantization.js';
 import { withTfjsFolder, withTfjsZip, MODEL_JSON } from './container.js';
 import { groupByteLength, parseModelJson } from './manifest.js';
 
@@ -106,7 +107,7 @@ async function readFromContainer(path: string, filename: string, container: Tfjs
         datasetPath: spec.name,
         shape: spec.shape,
         dtype: spec.dtype,
-        values: decodeFloats(slice, spec.dtype),
+        values: spec.affine === undefined ? decodeFloats(slice, spec.dtype) : dequantize(slice, spec.affine),
       });
     }
   }

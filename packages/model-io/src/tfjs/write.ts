@@ -11,13 +11,14 @@ import { writeZip } from '../archive/write-zip.js';
 import { encodeFloats, encodeReplacements } from '../keras-h5/write.js';
 import { translateModelConfig } from '../keras-h5/tfjs-config.js';
 import { toLayersModel } from '../keras-h5/to-layers-model.js';
+import { quantize } from './affine-quantization.js';
 import { withTfjsFolder, withTfjsZip, MODEL_JSON } from './container.js';
 import { readTfjsModel } from './read.js';
 
 import type { ZipMember } from '../archive/write-zip.js';
 import type { WeightEntry } from '../keras-h5/types.js';
 import type { WriteKerasH5Result, WriteWarning } from '../keras-h5/write.js';
-import type { ModelFile, TfjsModelFile } from '../model-types.js';
+import type { AffineQuantization, ModelFile, TfjsModelFile } from '../model-types.js';
 import type { TfjsContainer } from './container.js';
 
 /** Shard name of a converted model, as tf.io names the single shard of the first group. */
@@ -30,7 +31,7 @@ const CONVERTED_SHARD = 'group1-shard1of1.bin';
  */
 export async function writeTfjsModel(source: ModelFile, outPath: string, replacements: Map<string, Float32Array>): Promise<WriteKerasH5Result> {
   if (source.format === 'tfjs') {
-    const encoded = encodeReplacements(source, replacements);
+    const encoded = encodeTfjsReplacements(source, replacements);
     const members = await withSourceContainer(source, (container) => patchShards(source, container, encoded));
     await writeZip(outPath, members);
     return { warnings: [] };
@@ -68,8 +69,53 @@ function withSourceContainer<T>(source: TfjsModelFile, work: (container: TfjsCon
     : withTfjsFolder(source.path, source.modelJsonPath, source.filename, work);
 }
 
-async function patchShards(source: TfjsModelFile, container: TfjsContainer, encoded: Map<string, Uint8Array>): Promise<ZipMember[]> {
-  const members: ZipMember[] = [{ name: MODEL_JSON, bytes: await container.readModelJson(), deflate: false }];
+/** A replacement encoded for the shards, with new quantization parameters for a quantized weight. */
+interface EncodedWeight {
+  bytes: Uint8Array;
+  affine?: AffineQuantization;
+}
+
+/**
+ * Encodes each replacement in its weight's storage form: float32, float16, or uint8 or
+ * uint16 codes quantized again over the new values' range.
+ */
+function encodeTfjsReplacements(source: TfjsModelFile, replacements: Map<string, Float32Array>): Map<string, EncodedWeight> {
+  const checked = encodeReplacements(source, replacements);
+  const specs = new Map(source.weightGroups.flatMap((group) => group.weights).map((spec) => [spec.name, spec]));
+  const encoded = new Map<string, EncodedWeight>();
+  for (const [name, bytes] of checked) {
+    const affine = specs.get(name)?.affine;
+    if (affine === undefined) {
+      encoded.set(name, { bytes });
+      continue;
+    }
+    const quantized = quantize(replacements.get(name) as Float32Array, affine.dtype);
+    encoded.set(name, { bytes: quantized.bytes, affine: quantized.quantization });
+  }
+  return encoded;
+}
+
+/**
+ * Returns `model.json`: its original bytes, or, when a quantized weight was replaced, the
+ * same JSON with that weight's new `scale` and `min` in the weights manifest.
+ */
+async function modelJsonBytes(source: TfjsModelFile, container: TfjsContainer, encoded: Map<string, EncodedWeight>): Promise<Uint8Array> {
+  const original = await container.readModelJson();
+  if (![...encoded.values()].some((weight) => weight.affine !== undefined)) {
+    return original;
+  }
+  const modelJson = structuredClone(source.modelJson) as { weightsManifest: { weights: { name: string; quantization?: Record<string, unknown> }[] }[] };
+  for (const weight of modelJson.weightsManifest.flatMap((group) => group.weights)) {
+    const affine = encoded.get(weight.name)?.affine;
+    if (affine !== undefined) {
+      weight.quantization = { ...weight.quantization, dtype: affine.dtype, scale: affine.scale, min: affine.min };
+    }
+  }
+  return new TextEncoder().encode(JSON.stringify(modelJson));
+}
+
+async function patchShards(source: TfjsModelFile, container: TfjsContainer, encoded: Map<string, EncodedWeight>): Promise<ZipMember[]> {
+  const members: ZipMember[] = [{ name: MODEL_JSON, bytes: await modelJsonBytes(source, container, encoded), deflate: false }];
   for (const group of source.weightGroups) {
     const shards: Uint8Array[] = [];
     for (const shard of group.paths) {
@@ -79,7 +125,7 @@ async function patchShards(source: TfjsModelFile, container: TfjsContainer, enco
     for (const spec of group.weights) {
       const replacement = encoded.get(spec.name);
       if (replacement !== undefined) {
-        bytes.set(replacement, spec.byteOffset);
+        bytes.set(replacement.bytes, spec.byteOffset);
       }
     }
     let offset = 0;
