@@ -1,30 +1,20 @@
-// Clusters every model of the Keras 2 and Keras 3 fixture set
+// Runs the pipeline, data-free, over every model of the Keras 2 and Keras 3 fixture set
 // (packages/examples/fixtures/formats, written by make_format_fixtures.py) in every
-// format that model-io reads, writes it back in the same format, and compares the
-// results with the tool that wrote the fixture: Keras for .h5 and .keras, TF.js for
-// TF.js layers models.
+// format that model-io reads, and compares the results with the tool that wrote the
+// fixture: Keras for .h5 and .keras, TF.js for TF.js layers models.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { isCentroidError, type ErrorCode } from '@centroid/contracts';
-import { ClusteringSession, clusterTargets, selectWeights, stripClustering } from '@centroid/engine';
 import { fixturePath, pythonScriptPath, venvPythonPath } from '@centroid/examples';
-import {
-  MODEL_ARTIFACT_NAMES,
-  readModel,
-  toLayersModel,
-  writeModel,
-  type ModelFile,
-  type ModelFormat,
-  type TfjsModelFile,
-  type WeightEntry,
-} from '@centroid/model-io';
-import { bitsOf } from './helpers.js';
+import { MODEL_ARTIFACT_NAMES, readModel, toLayersModel, type ModelFile, type ModelFormat, type TfjsModelFile, type WeightEntry } from '@centroid/model-io';
+import { runPipeline } from '../src/index.js';
+import { bitsOf, pipelineInput } from './helpers.js';
 
 const run = promisify(execFile);
 const python = venvPythonPath();
@@ -38,7 +28,7 @@ const TOLERANCE = 1e-4;
  * is this times max(1, |Keras output|), four float16 units in the last place at 1.
  */
 const FLOAT16_RELATIVE_TOLERANCE = 4e-3;
-/** Fixtures clustered at the same time; model-io reads and writes HDF5 in child processes. */
+/** Fixtures clustered at the same time; the pipeline reads and writes HDF5 in child processes. */
 const CONCURRENCY = 2;
 
 type FixtureFormat = 'h5' | 'keras' | 'tfjs_layers';
@@ -66,8 +56,8 @@ interface ReferencePredictions {
   outputs: unknown[];
 }
 
-/** The model-io format of each fixture format, or null for a format that model-io cannot read and write yet. */
-const MODEL_IO_FORMATS: Record<FixtureFormat, ModelFormat | null> = { h5: 'keras_h5', keras: 'keras', tfjs_layers: 'tfjs' };
+/** The model-io format of each fixture format. */
+const MODEL_IO_FORMATS: Record<FixtureFormat, ModelFormat> = { h5: 'keras_h5', keras: 'keras', tfjs_layers: 'tfjs' };
 
 /** Models that the loader rejects on purpose, with the code it raises and a pattern of its message. */
 const EXPECTED_REJECTIONS: Record<string, { code: ErrorCode; message: RegExp }> = {
@@ -133,55 +123,43 @@ async function predictWithEngine(file: ModelFile, reference: ReferencePrediction
   }
 }
 
-/** A fixture clustered and written back, or the error that stopped it. */
+/** A fixture clustered and written back by the pipeline, or the error that stopped it. */
 interface ClusteredFixture {
   error: unknown;
   outputPath: string | null;
   output: ModelFile | null;
-  /** `WeightEntry.datasetPath` of every clustered weight. */
-  clusteredPaths: Set<string>;
+  /** `weightKey` of every weight that the pipeline reports as clustered. */
+  clusteredWeights: Set<string>;
   enginePredictions: Float32Array | null;
 }
 
-/**
- * Clusters every weight the engine selects by default into `CLUSTERS` linear centroids,
- * without data, as the pipeline does for a job without a dataset, and writes the model
- * back in its own format.
- */
-async function clusterDataFree(source: ModelFile, outDir: string): Promise<{ outputPath: string; clusteredPaths: Set<string> }> {
-  const { model, bindings } = await toLayersModel(source);
-  const replacements = new Map<string, Float32Array>();
-  try {
-    const targets = clusterTargets(selectWeights(model, CLUSTERS));
-    const session = ClusteringSession.start(model, targets, { method: 'linear', seed: 0 });
-    const clusteredValues = stripClustering(session);
-    for (const binding of bindings) {
-      // Matched by variable, because a nested model's weights are bound to the nested model
-      // but targeted through the inner layer that owns them.
-      const variable = binding.layer.weights[binding.weightIndex];
-      const target = targets.find((candidate) => candidate.layer.weights[candidate.weightIndex] === variable);
-      const values = target === undefined ? undefined : clusteredValues.get(target);
-      if (values !== undefined) replacements.set(binding.entry.datasetPath, values);
-    }
-  } finally {
-    model.dispose();
-  }
-
-  await mkdir(outDir, { recursive: true });
-  const outputPath = path.join(outDir, MODEL_ARTIFACT_NAMES[source.format]);
-  await writeModel(source, source.format, outputPath, replacements);
-  return { outputPath, clusteredPaths: new Set(replacements.keys()) };
+function weightKey(layer: string, weight: string): string {
+  return `${layer}\u0000${weight}`;
 }
 
-/** Clusters one fixture, then reads the file written and predicts the recorded inputs with it. */
-async function clusterFixture(entry: ManifestEntry, source: ModelFile, outDir: string): Promise<ClusteredFixture> {
+/**
+ * Runs the pipeline on one fixture without a dataset, so every weight it selects by
+ * default is clustered into `CLUSTERS` linear centroids and the model is written back in
+ * its own format. Then reads the file written and predicts the recorded inputs with it.
+ */
+async function clusterFixture(entry: ManifestEntry, outDir: string): Promise<ClusteredFixture> {
   try {
-    const { outputPath, clusteredPaths } = await clusterDataFree(source, outDir);
-    const output = await readModel(outputPath);
+    const result = await runPipeline(
+      pipelineInput(path.join(formatsDir, entry.file), null, outDir, { number_of_clusters: CLUSTERS, cluster_centroids_init: 'linear' }),
+    );
+    const modelNames = new Set(Object.values(MODEL_ARTIFACT_NAMES));
+    const artifact = result.artifacts.find((candidate) => modelNames.has(candidate.name));
+    assert.ok(artifact, `the pipeline wrote no model: ${result.artifacts.map((candidate) => candidate.name).join(', ')}`);
+    assert.equal(artifact.name, MODEL_ARTIFACT_NAMES[MODEL_IO_FORMATS[entry.format]]);
+
+    const output = await readModel(artifact.path);
     const enginePredictions = await predictWithEngine(output, await readReference(entry), entry.input_dtype);
-    return { error: null, outputPath, output, clusteredPaths, enginePredictions };
+    const clusteredWeights = new Set(
+      result.metrics.layers.filter((layer) => layer.clustered).map((layer) => weightKey(layer.layer, layer.weight)),
+    );
+    return { error: null, outputPath: artifact.path, output, clusteredWeights, enginePredictions };
   } catch (error) {
-    return { error, outputPath: null, output: null, clusteredPaths: new Set(), enginePredictions: null };
+    return { error, outputPath: null, output: null, clusteredWeights: new Set(), enginePredictions: null };
   }
 }
 
@@ -256,12 +234,7 @@ function assertExpectedRejection(entry: ManifestEntry, error: unknown): void {
   assert.match(error.message, expected.message);
 }
 
-function skipReason(entry: ManifestEntry): string | false {
-  return MODEL_IO_FORMATS[entry.format] === null ? 'format not supported yet by model-io' : false;
-}
-
 describe('format fixtures', () => {
-  const supported = manifest.fixtures.filter((entry) => MODEL_IO_FORMATS[entry.format] !== null);
   const originals = new Map<ManifestEntry, Promise<ModelFile>>();
   const clustered = new Map<ManifestEntry, ClusteredFixture>();
   let kerasPredictions = new Map<string, KerasPrediction>();
@@ -269,16 +242,16 @@ describe('format fixtures', () => {
 
   before(async () => {
     scratchDir = await mkdtemp(path.join(os.tmpdir(), 'centroid-format-fixtures-'));
-    await mapConcurrently(supported, CONCURRENCY, async (entry, index) => {
+    await mapConcurrently(manifest.fixtures, CONCURRENCY, async (entry, index) => {
       const original = readModel(path.join(formatsDir, entry.file));
       // Each test awaits the promise, so a read error fails that test; this keeps it from being unhandled meanwhile.
       original.catch(() => undefined);
       originals.set(entry, original);
-      const source = await original.catch(() => null);
-      if (source !== null) clustered.set(entry, await clusterFixture(entry, source, path.join(scratchDir, String(index))));
+      await original.catch(() => undefined);
+      clustered.set(entry, await clusterFixture(entry, path.join(scratchDir, String(index))));
     });
     if (python !== undefined) {
-      const requests = supported.filter((entry) => entry.format !== 'tfjs_layers').flatMap((entry) => {
+      const requests = manifest.fixtures.filter((entry) => entry.format !== 'tfjs_layers').flatMap((entry) => {
         const outputPath = clustered.get(entry)?.outputPath;
         return outputPath == null ? [] : [{ entry, outputPath }];
       });
@@ -289,7 +262,7 @@ describe('format fixtures', () => {
   /** Returns the fixture's clustered result, or raises the error that stopped it. */
   function clusteredResult(entry: ManifestEntry): ClusteredFixture {
     const result = clustered.get(entry);
-    assert.ok(result, `${entry.file} was not clustered because model-io could not read it`);
+    assert.ok(result, `${entry.file} was not clustered`);
     if (result.error !== null) throw result.error;
     return result;
   }
@@ -311,7 +284,7 @@ describe('format fixtures', () => {
     const rejection = EXPECTED_REJECTIONS[entry.model];
 
     if (rejection !== undefined) {
-      it(`${label} is rejected with ${rejection.code}`, { skip: skipReason(entry) }, async () => {
+      it(`${label} is rejected with ${rejection.code}`, async () => {
         const error = await originals.get(entry)!.then(toLayersModel).then(
           ({ model }) => {
             model.dispose();
@@ -325,14 +298,14 @@ describe('format fixtures', () => {
       continue;
     }
 
-    it(`${label} predicts the Keras reference`, { skip: skipReason(entry) }, async () => {
+    it(`${label} predicts the Keras reference`, async () => {
       const reference = await readReference(entry);
       const predictions = await predictWithEngine(await originals.get(entry)!, reference, entry.input_dtype);
 
       assertClose(entry, predictions, flatten(reference.outputs));
     });
 
-    it(`${label} keeps unclustered tensors bit-identical`, { skip: skipReason(entry) }, async () => {
+    it(`${label} keeps unclustered tensors bit-identical`, async () => {
       const before = await originals.get(entry)!;
       const result = clusteredResult(entry);
       const written = result.output!;
@@ -345,14 +318,14 @@ describe('format fixtures', () => {
       for (const original of before.weights) {
         const output = writtenByPath.get(original.datasetPath)!;
         assert.equal(output.dtype, original.dtype, `${original.datasetPath} changed dtype`);
-        if (result.clusteredPaths.has(original.datasetPath)) {
+        if (result.clusteredWeights.has(weightKey(original.layer, original.name))) {
           const distinct = new Set(bitsOf(output.values)).size;
           assert.ok(distinct <= CLUSTERS, `${original.datasetPath} has ${distinct} distinct values`);
         } else {
           assert.deepEqual(bitsOf(output.values), bitsOf(original.values), `${original.datasetPath} changed`);
         }
       }
-      if (entry.model !== 'no-weights') assert.ok(result.clusteredPaths.size > 0, 'no weight was clustered');
+      if (entry.model !== 'no-weights') assert.ok(result.clusteredWeights.size > 0, 'no weight was clustered');
       // A .keras archive keeps its optimizer variables (warning OPTIMIZER_STATE_KEPT); the other formats drop them.
       assert.equal(written.hasOptimizerState, entry.format === 'keras' && before.hasOptimizerState);
     });
