@@ -1,7 +1,7 @@
-// Reads the multipart body of `POST /v1/jobs`: the `params` part first, then the model, either
-// one `model` file or a TF.js `model.json` with `model_weights` shard parts packed into one zip,
-// and an optional dataset, either one `dataset` NPZ or `.npy` parts packed into one NPZ, each
-// streamed to disk. Every part is consumed even after a rejection, so the response goes out
+// Reads the multipart body of `POST /v1/jobs`: the `params` part first, then the model and an
+// optional dataset, each streamed to disk. The model is one `model` file, or a TF.js
+// `model.json` with `model_weights` shard parts packed into one zip. The dataset is one
+// `dataset` NPZ, or `.npy` parts packed into one NPZ. Every part is consumed even after a rejection, so the response goes out
 // only once the whole request has been read.
 import { CentroidError, JobParamsSchema, parseOrThrow, type JobParams } from '@centroid/contracts';
 import type { ArtifactStore, StoredUpload } from '@centroid/jobs';

@@ -13,8 +13,9 @@ export type ModelInspector = (path: string, filename: string, params: SelectionP
 
 /**
  * Checks the model file (Keras `.h5`, Keras 3 `.keras` or zipped TF.js), its config and its
- * weight list, without reading weight values, then that `output_format` can be written from
- * the upload's format, then the job's `layers` rules with the same decisions the engine makes.
+ * weight list, without reading weight values. Then checks that `output_format` can be
+ * written from the upload's format, and the job's `layers` rules with the same decisions
+ * the engine makes.
  * Errors of the file name the form field `model` unless they point at something narrower.
  */
 export const inspectUploadedModel: ModelInspector = async (path, filename, params) => {

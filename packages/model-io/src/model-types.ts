@@ -22,7 +22,7 @@ export interface KerasArchiveFile {
   trainingConfig: TrainingConfig | null;
   /** Every layer weight, grouped by owning layer in `model.layers` order, each layer's weights in TF.js order. */
   weights: WeightEntry[];
-  /** Whether `model.weights.h5` holds optimizer variables. */
+  /** Whether `model.weights.h5` contains optimizer variables. */
   hasOptimizerState: boolean;
 }
 
@@ -59,7 +59,7 @@ export interface AffineQuantization {
 /** A TF.js layers model: `model.json` and its binary weight shards, in a folder or a zip archive. */
 export interface TfjsModelFile {
   format: 'tfjs';
-  /** The folder that holds `model.json` and the shards, or the zip archive. */
+  /** The folder that contains `model.json` and the shards, or the zip archive. */
   path: string;
   filename: string;
   container: 'folder' | 'zip';

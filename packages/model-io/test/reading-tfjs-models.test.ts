@@ -187,7 +187,8 @@ describe('uint8 and uint16 quantized TF.js weights', () => {
     const modelJson = await saveTfjsFolder(model, folder);
     const group = (modelJson.weightsManifest as { paths: string[]; weights: { quantization?: unknown }[] }[])[0]!;
     const values = new Float32Array((await readFile(join(folder, group.paths[0]!))).buffer.slice(0));
-    const codes = (dtype === 'uint8' ? Uint8Array : Uint16Array).from(values, (value) => Math.min(dtype === 'uint8' ? 255 : 65535, Math.max(0, Math.round((value + 1) / 0.01))));
+    const toCode = (value: number) => Math.min(dtype === 'uint8' ? 255 : 65535, Math.max(0, Math.round((value + 1) / 0.01)));
+    const codes = dtype === 'uint8' ? Uint8Array.from(values, toCode) : Uint16Array.from(values, toCode);
     await writeFile(join(folder, group.paths[0]!), new Uint8Array(codes.buffer));
     for (const weight of group.weights) {
       weight.quantization = { dtype, scale: 0.01, min: -1 };

@@ -82,7 +82,7 @@ export async function runPipeline(input: PipelineInput, hooks: PipelineHooks = {
   const source = await readModel(input.modelPath, input.modelFilename);
   const outputFormat = chooseOutputFormat(source, params.output_format);
   const { model, bindings } = await toLayersModel(source);
-  // A .keras archive written as .keras keeps its optimizer variables, and its writer says so.
+  // A .keras archive written as .keras keeps its optimizer variables, and its writer warns about that.
   if (source.hasOptimizerState && !(source.format === 'keras' && outputFormat === 'keras')) {
     warnings.push({
       code: 'OPTIMIZER_STATE_DROPPED',

@@ -1,7 +1,7 @@
 // Reads the members of an uploaded model archive (a Keras 3 `.keras` file or a zipped
-// TF.js model) into memory, with the checks that an untrusted zip needs: member names
-// that could escape a folder, duplicate names, declared and actual sizes, a cap on the
-// expanded size, and CRC-32.
+// TF.js model) into memory. An untrusted zip gets these checks: member names that could
+// escape a folder, duplicate names, declared and actual sizes, a cap on the expanded
+// size, and CRC-32.
 import { open } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 

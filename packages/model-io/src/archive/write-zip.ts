@@ -13,7 +13,7 @@ export interface ZipMember {
 
 /**
  * Writes the members to `outPath` in the given order, through a temporary file so that
- * `outPath` never holds a partial archive. fflate writes no Zip64 records, so the
+ * `outPath` never contains a partial archive. fflate writes no Zip64 records, so the
  * archive must stay below 4 GiB.
  */
 export async function writeZip(outPath: string, members: ZipMember[]): Promise<void> {

@@ -1,6 +1,6 @@
-// Names the variables of a `.keras` archive, which stores them by position only
-// (`vars/0`, `vars/1`), with the names that TF.js gives the same weights, such as
-// `kernel` and `bias`, so that a check that decides by weight name can read them.
+// Names the variables of a `.keras` archive with the names that TF.js gives the same
+// weights, such as `kernel` and `bias`. The archive stores them by position only
+// (`vars/0`, `vars/1`), and the check of `layers` rules decides by weight name.
 import type { KerasModelConfig } from '../keras-h5/types.js';
 import type { WeightDescriptor } from '../keras-h5/weight-index.js';
 
@@ -72,9 +72,9 @@ function indexLayers(model: LayerConfig, prefix: string[], index: Map<string, La
 }
 
 /**
- * Returns the descriptors in the form that a `.h5` weight list has: `layer` is the
- * top-level layer, and `name` is `<layer>/<weight>`, such as `dense/kernel`, with the
- * weight named as TF.js names it, or `vars_<i>` for a layer class not listed here.
+ * Returns the descriptors in the form that a `.h5` weight list has. `layer` is the
+ * top-level layer, and `name` is `<layer>/<weight>`, such as `dense/kernel`. The weight
+ * is named as TF.js names it, or `vars_<i>` for a layer class not listed here.
  */
 export function nameArchiveVariables(modelConfig: KerasModelConfig, weights: WeightDescriptor[]): WeightDescriptor[] {
   const index = new Map<string, LayerConfig>();

@@ -1,10 +1,10 @@
 // Finds the weight datasets of a Keras 3 `model.weights.h5` and orders them as TF.js
 // orders each layer's weights. Keras 3 saves each layer's variables under
-// `layers/<key>/vars/<i>`, where `<key>` is the snake-case class name made unique by a
-// counter (`dense`, `dense_1`) in the order of `model.layers`, and a layer's inner
-// objects under the attribute that holds them: `cell` for recurrent layers,
+// `layers/<key>/vars/<i>`. `<key>` is the snake-case class name, made unique by a counter
+// (`dense`, `dense_1`) in the order of `model.layers`. A layer's inner objects sit under
+// the name of the attribute that refers to them: `cell` for recurrent layers,
 // `forward_layer` and `backward_layer` for Bidirectional, `layer` for TimeDistributed,
-// `layers/...` for a nested model. Learned from keras/src/saving/saving_lib.py (3.15).
+// `layers/...` for a nested model. Source: keras/src/saving/saving_lib.py in Keras 3.15.
 import { CentroidError } from '@centroid/contracts';
 
 import { readDatasetLayout } from '../hdf5/dataset-bytes.js';
