@@ -1,12 +1,16 @@
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+import { unzipSync } from 'fflate';
 
 import { isCentroidError } from '@centroid/contracts';
 
 import { loadH5wasm, openH5File, readMemfsFile, removeMemfsFile, writeIntoMemfs } from '../src/hdf5/h5wasm.js';
-import { inspectModelFile, readKerasH5, toLayersModel } from '../src/index.js';
+import { inspectModelFile, readKerasArchive, readKerasH5, readTfjsModel, toLayersModel } from '../src/index.js';
+import { buildZip } from './archive-builders.js';
 import { fixture, temporaryFolder } from './helpers.js';
 
 import type { TestContext } from 'node:test';
@@ -177,5 +181,57 @@ describe('hostile Keras weights', () => {
     await writeFile(path, bytes);
 
     await assertBothLoadersReject(path, 'MODEL_INVALID', /^noise\.h5 has an HDF5 signature but could not be read as HDF5/);
+  });
+});
+
+const formatsFixture = (path: string) => fileURLToPath(new URL(`../../examples/fixtures/formats/${path}`, import.meta.url));
+
+/** Inserts a key whose value is `depth` nested empty lists in front of the first "kernel_initializer" key. */
+function nestDeeply(json: string, depth: number): string {
+  const at = json.indexOf('"kernel_initializer"');
+  assert.ok(at > 0, 'the config has no kernel_initializer');
+  return `${json.slice(0, at)}"deep": ${'['.repeat(depth)}${']'.repeat(depth)}, ${json.slice(at)}`;
+}
+
+describe('hostile archive configs', () => {
+  test('rejects a deeply nested TF.js model.json', async (t) => {
+    // Found while extending the size checks: TF.js configs reached the recursive config
+    // translation unchecked, and the stack overflow escaped as a RangeError.
+    const folder = join(await temporaryFolder(t), 'deep.tfjs');
+    await mkdir(folder);
+    const source = formatsFixture('keras2/branches.tfjs');
+    for (const name of await readdir(source)) {
+      const bytes = await readFile(join(source, name));
+      await writeFile(join(folder, name), name === 'model.json' ? nestDeeply(bytes.toString('utf8'), 100_000) : bytes);
+    }
+
+    await assertRejects(readTfjsModel(join(folder, 'model.json')), 'MODEL_INVALID', /model\.json nests JSON arrays and objects more than 512 levels deep/);
+    await assertRejects(inspectModelFile(join(folder, 'model.json')), 'MODEL_INVALID', /model\.json nests JSON arrays and objects more than 512 levels deep/);
+  });
+
+  test('rejects a deeply nested .keras config', async (t) => {
+    const members = unzipSync(await readFile(formatsFixture('keras3/branches.keras')));
+    const config = members['config.json'];
+    assert.ok(config !== undefined, 'branches.keras has no config.json');
+    members['config.json'] = Buffer.from(nestDeeply(Buffer.from(config).toString('utf8'), 100_000));
+    const path = join(await temporaryFolder(t), 'deep.keras');
+    await writeFile(path, buildZip(Object.entries(members).map(([name, data]) => ({ name, data, method: 8 as const }))));
+
+    await assertRejects(readKerasArchive(path), 'MODEL_INVALID', /^deep\.keras: config\.json nests JSON arrays and objects more than 512 levels deep/);
+    await assertRejects(inspectModelFile(path), 'MODEL_INVALID', /^deep\.keras: config\.json nests JSON arrays and objects more than 512 levels deep/);
+  });
+
+  test('builds a TF.js model whose config nests 100 levels', async (t) => {
+    const folder = join(await temporaryFolder(t), 'nested.tfjs');
+    await mkdir(folder);
+    const source = formatsFixture('keras2/branches.tfjs');
+    for (const name of await readdir(source)) {
+      const bytes = await readFile(join(source, name));
+      await writeFile(join(folder, name), name === 'model.json' ? nestDeeply(bytes.toString('utf8'), 100) : bytes);
+    }
+
+    const { model } = await toLayersModel(await readTfjsModel(join(folder, 'model.json')));
+    assert.ok(model.layers.length > 0);
+    model.dispose();
   });
 });

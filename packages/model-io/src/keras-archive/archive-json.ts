@@ -3,6 +3,8 @@
 // before the parser finished.
 import { CentroidError } from '@centroid/contracts';
 
+import { jsonNestingDepth, MAX_JSON_DEPTH } from '../json-depth.js';
+
 /** Largest JSON member parsed: 64 MiB, far above the few megabytes of the largest known model configs (an estimate). */
 export const MAX_JSON_MEMBER_BYTES = 64 * 1024 * 1024;
 
@@ -20,11 +22,21 @@ export function parseJsonObject(bytes: Uint8Array, filename: string, member: str
     );
   }
   let parsed: unknown;
+  let tooDeep = false;
   try {
-    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    tooDeep = jsonNestingDepth(text) > MAX_JSON_DEPTH;
+    parsed = tooDeep ? null : JSON.parse(text);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new CentroidError('MODEL_INVALID', `${filename}: ${member} is not valid UTF-8 JSON (${reason}).`, { file: filename }, { cause: error });
+  }
+  if (tooDeep) {
+    throw new CentroidError(
+      'MODEL_INVALID',
+      `${filename}: ${member} nests JSON arrays and objects more than ${MAX_JSON_DEPTH} levels deep; expected a model config, which nests far less.`,
+      { file: filename },
+    );
   }
   if (!isPlainObject(parsed)) {
     throw new CentroidError('MODEL_INVALID', `${filename}: ${member} should be a JSON object, found ${JSON.stringify(parsed)?.slice(0, 80)}.`, {

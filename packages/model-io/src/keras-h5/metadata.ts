@@ -2,6 +2,7 @@
 // describes the architecture, and the training config that describes compilation.
 import { CentroidError } from '@centroid/contracts';
 
+import { jsonNestingDepth, MAX_JSON_DEPTH } from '../json-depth.js';
 import { readStringAttribute } from './attributes.js';
 
 import type { H5File } from '../hdf5/h5wasm.js';
@@ -61,36 +62,6 @@ function describeMissingModelConfig(file: H5File, rootKeys: string[], filename: 
  */
 export const MAX_CONFIG_LENGTH = 16 * 1024 * 1024;
 
-/**
- * Deepest nesting of arrays and objects accepted in a config. Keras configs nest about 10
- * levels per model, so this leaves room for deeply nested models. A config far deeper
- * would overflow the stack of the recursive code that walks and serialises it.
- */
-export const MAX_CONFIG_DEPTH = 512;
-
-/** Returns the deepest nesting of JSON arrays and objects in `text`, counting brackets outside strings. */
-function jsonDepth(text: string, limit: number): number {
-  let depth = 0;
-  let deepest = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const character = text.charCodeAt(i);
-    if (inString) {
-      if (character === 0x5c) i++;
-      else if (character === 0x22) inString = false;
-    } else if (character === 0x22) {
-      inString = true;
-    } else if (character === 0x5b || character === 0x7b) {
-      depth++;
-      deepest = Math.max(deepest, depth);
-      if (deepest > limit) return deepest;
-    } else if (character === 0x5d || character === 0x7d) {
-      depth--;
-    }
-  }
-  return deepest;
-}
-
 function parseJsonAttribute(text: string, name: string, filename: string): unknown {
   if (text.length > MAX_CONFIG_LENGTH) {
     throw new CentroidError(
@@ -100,10 +71,10 @@ function parseJsonAttribute(text: string, name: string, filename: string): unkno
       { file: filename },
     );
   }
-  if (jsonDepth(text, MAX_CONFIG_DEPTH) > MAX_CONFIG_DEPTH) {
+  if (jsonNestingDepth(text) > MAX_JSON_DEPTH) {
     throw new CentroidError(
       'MODEL_INVALID',
-      `${filename}: the ${name} attribute nests JSON arrays and objects more than ${MAX_CONFIG_DEPTH} levels deep; ` +
+      `${filename}: the ${name} attribute nests JSON arrays and objects more than ${MAX_JSON_DEPTH} levels deep; ` +
         'expected the JSON that Keras writes, which nests far less.',
       { file: filename },
     );
