@@ -8,6 +8,17 @@ import { readNpz } from '@centroid/model-io';
 import { MAX_DATASET_BYTES, createApiFixture, type ApiFixture } from './api-fixture.js';
 import { buildMultipart, kerasModel, type PartSpec } from './multipart-body.js';
 
+/** Builds an `.npy` file (format 1.0) from a header dict literal and raw values. */
+function buildNpy(header: string, data: Uint8Array): Uint8Array {
+  const text = header + ' '.repeat((64 - ((10 + header.length + 1) % 64)) % 64) + '\n';
+  const bytes = new Uint8Array(10 + text.length + data.length);
+  bytes.set([0x93, ...Buffer.from('NUMPY'), 1, 0]);
+  new DataView(bytes.buffer).setUint16(8, text.length, true);
+  bytes.set(Buffer.from(text, 'latin1'), 10);
+  bytes.set(data, 10 + text.length);
+  return bytes;
+}
+
 function paramsPart(params: unknown): PartSpec {
   return { name: 'params', content: JSON.stringify(params) };
 }
@@ -95,6 +106,36 @@ describe('POST /v1/jobs with .npy parts', () => {
     assert.equal(response.statusCode, 202, response.body);
     const arrays = await readNpz(path.join(fixture.dataDir, 'uploads', response.json<Job>().id, 'dataset.npz'));
     assert.deepEqual([...arrays.keys()], ['labels', 'images']);
+  });
+
+  it('accepts other dtypes and layouts', async () => {
+    // Big-endian float64 in Fortran order for x, bool class indices for y.
+    const x = buildNpy("{'descr': '>f8', 'fortran_order': True, 'shape': (2, 8), }", new Uint8Array(128));
+    const y = buildNpy("{'descr': '|b1', 'fortran_order': False, 'shape': (2,), }", Uint8Array.from([1, 0]));
+    const response = await submit([
+      paramsPart({ number_of_clusters: 8, fine_tune: { epochs: 0 } }),
+      modelPart(),
+      { name: 'x_test', filename: 'x.npy', content: Buffer.from(x) },
+      { name: 'y_test', filename: 'y.npy', content: Buffer.from(y) },
+    ]);
+
+    assert.equal(response.statusCode, 202, response.body);
+    const arrays = await readNpz(path.join(fixture.dataDir, 'uploads', response.json<Job>().id, 'dataset.npz'));
+    assert.equal(arrays.get('x_test')?.dtype, 'float64');
+    assert.deepEqual(Array.from(arrays.get('y_test')?.data ?? []), [1, 0]);
+  });
+
+  it('rejects an unsupported dtype', async () => {
+    const x = buildNpy("{'descr': '<c8', 'fortran_order': False, 'shape': (2, 8), }", new Uint8Array(128));
+    const response = await submit([
+      paramsPart({ number_of_clusters: 8, fine_tune: { epochs: 0 } }),
+      modelPart(),
+      { name: 'x_test', filename: 'complex.npy', content: Buffer.from(x) },
+      labelsPart('y_test', [1, 0]),
+    ]);
+
+    const problem = await assertProblem(response, 422, 'DATASET_INVALID', 'x_test');
+    assert.match(problem.detail, /complex\.npy: array "x_test" has dtype "<c8", which is not supported/);
   });
 
   it('rejects an NPZ and .npy parts together', async () => {
