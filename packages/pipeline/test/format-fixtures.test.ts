@@ -12,7 +12,16 @@ import { after, before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { isCentroidError, type ErrorCode } from '@centroid/contracts';
 import { fixturePath, pythonScriptPath, venvPythonPath } from '@centroid/examples';
-import { MODEL_ARTIFACT_NAMES, readModel, toLayersModel, type ModelFile, type ModelFormat, type TfjsModelFile, type WeightEntry } from '@centroid/model-io';
+import {
+  MODEL_ARTIFACT_NAMES,
+  readModel,
+  toLayersModel,
+  writeModel,
+  type ModelFile,
+  type ModelFormat,
+  type TfjsModelFile,
+  type WeightEntry,
+} from '@centroid/model-io';
 import { runPipeline } from '../src/index.js';
 import { bitsOf, pipelineInput } from './helpers.js';
 
@@ -279,7 +288,7 @@ describe('format fixtures', () => {
     }
   });
 
-  for (const entry of manifest.fixtures) {
+  for (const [index, entry] of manifest.fixtures.entries()) {
     const label = `${entry.file} (Keras ${entry.keras_version})`;
     const rejection = EXPECTED_REJECTIONS[entry.model];
 
@@ -356,6 +365,16 @@ describe('format fixtures', () => {
       assert.equal(keras.error, undefined, `Keras failed on the clustered ${entry.file}: ${keras.error}`);
 
       assertClose(entry, result.enginePredictions!, flatten(keras.outputs!));
+    });
+
+    it(`${label} converted to TF.js predicts the reference`, async () => {
+      const reference = await readReference(entry);
+      const convertedPath = path.join(scratchDir, `converted-${index}.tfjs.zip`);
+      await writeModel(await originals.get(entry)!, 'tfjs', convertedPath, new Map());
+      const predictions = await predictWithTfjs((await readModel(convertedPath)) as TfjsModelFile, reference, entry.input_dtype);
+
+      assert.ok(!(predictions instanceof Error), `TF.js cannot run the converted model: ${String(predictions)}`);
+      assertClose(entry, predictions, flatten(reference.outputs));
     });
   }
 });
