@@ -112,6 +112,8 @@ export class ClusterJobProcessor {
     this.running.set(job.id, controller);
     const stopWatching = cancelWatcher.watch(job.id, () => controller.abort());
     const progress = new ProgressWriter(store, job.id, this.options.progressIntervalMs ?? 250, log);
+    // A worker killed while running this job may have left its output behind.
+    await artifacts.removeWorkDirsOf(job.id);
     const workDir = await artifacts.createWorkDir(job.id);
 
     try {

@@ -3,7 +3,7 @@
 //   work/<jobId>-<rnd>/ the pipeline's output folder while a job runs
 //   artifacts/<jobId>/  published results, which appear all at once
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { publishFolder, isArtifactName, type ArtifactFile, type PublishedArtifact } from './artifact-publisher.js';
 import { isJobId } from './job-id.js';
@@ -75,6 +75,15 @@ export class ArtifactStore {
     const folder = path.join(this.root, 'work', `${jobId}-${randomBytes(4).toString('hex')}`);
     await mkdir(folder, { recursive: true });
     return folder;
+  }
+
+  /** Removes every work folder of a job, such as those left by a worker that was killed while running it. */
+  async removeWorkDirsOf(jobId: string): Promise<void> {
+    assertJobId(jobId);
+    const workRoot = path.join(this.root, 'work');
+    const entries = await readdir(workRoot).catch(() => [] as string[]);
+    const prefix = `${jobId}-`;
+    await Promise.all(entries.filter((entry) => entry.startsWith(prefix)).map((entry) => rm(path.join(workRoot, entry), { recursive: true, force: true })));
   }
 
   async removeWorkDir(folder: string): Promise<void> {

@@ -131,6 +131,20 @@ describe('ArtifactStore', () => {
     assert.equal(await exists(workDir), false);
   });
 
+  it('removes the work folders of one job', async () => {
+    const jobId = createJobId();
+    const otherJobId = createJobId();
+    const leftovers = [await store.createWorkDir(jobId), await store.createWorkDir(jobId)];
+    const other = await store.createWorkDir(otherJobId);
+    await writeFile(path.join(leftovers[0]!, 'model.h5'), 'partial output');
+
+    await store.removeWorkDirsOf(jobId);
+
+    for (const folder of leftovers) assert.equal(await exists(folder), false, folder);
+    assert.equal(await exists(other), true, 'another job keeps its work folder');
+    await store.removeWorkDir(other);
+  });
+
   it('publishes nothing when a file is missing', async () => {
     const jobId = createJobId();
     const workDir = await store.createWorkDir(jobId);
