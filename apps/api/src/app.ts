@@ -15,6 +15,8 @@ import { registerDownloadArtifactRoute } from './routes/download-artifact.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerReadJobRoutes } from './routes/read-jobs.js';
 import { registerApiDocs } from './routes/api-docs.js';
+import { handleClientError } from './client-error.js';
+import { MAX_MULTIPART_PARTS } from './job-submission.js';
 import { registerMetricsRoute } from './routes/metrics.js';
 
 export const DEFAULT_MAX_MODEL_BYTES = 2 * 1024 ** 3;
@@ -69,6 +71,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     genReqId: generateRequestId,
     // Uploads of several gigabytes over slow links take long, so no overall request deadline.
     requestTimeout: 0,
+    clientErrorHandler: handleClientError,
     // Errors raised while routing (a path segment over the length limit, a malformed URL)
     // get the same problem+json body and request id header as every other error.
     frameworkErrors: (error, request, reply) => {
@@ -81,7 +84,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(fastifyMultipart, {
     // The upload writer enforces each file's own limit and reports it. This backstop is one
     // byte above the larger limit, so the writer always detects the excess first.
-    limits: { fileSize: Math.max(maxModelBytes, maxDatasetBytes, maxParamsBytes) + 1, fieldSize: maxParamsBytes, parts: 10 },
+    limits: { fileSize: Math.max(maxModelBytes, maxDatasetBytes, maxParamsBytes) + 1, fieldSize: maxParamsBytes, parts: MAX_MULTIPART_PARTS },
     throwFileSizeLimit: false,
   });
 

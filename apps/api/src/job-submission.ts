@@ -27,6 +27,9 @@ export interface JobSubmission {
   dataset: StoredUpload | null;
 }
 
+/** Parts per submission: params, model, up to 250 TF.js weight shards, and the dataset parts. */
+export const MAX_MULTIPART_PARTS = 256;
+
 const PART_NAMES = ['params', 'model', MODEL_WEIGHTS_PART, 'dataset', ...NPY_PART_NAMES];
 
 /** Raised when the client closes the connection before it has sent the whole body. */
@@ -244,7 +247,10 @@ function toMultipartError(error: unknown): unknown {
     return new CentroidError('REQUEST_INVALID', "Part 'params' is not valid JSON.", { field: 'params' });
   }
   if (code === 'FST_PARTS_LIMIT' || code === 'FST_FILES_LIMIT' || code === 'FST_FIELDS_LIMIT') {
-    return new CentroidError('REQUEST_INVALID', 'Too many multipart parts: send params, model and at most one dataset.');
+    return new CentroidError(
+      'REQUEST_INVALID',
+      `Too many multipart parts: at most ${MAX_MULTIPART_PARTS} are accepted (params, model, the model_weights shards of a TF.js model, and dataset or the .npy parts). Send a TF.js model with many shards as one zip.`,
+    );
   }
   if ((error as Error).message === 'Multipart: Boundary not found') {
     return new CentroidError('REQUEST_INVALID', "The Content-Type header has no boundary parameter: send 'multipart/form-data; boundary=...'.");

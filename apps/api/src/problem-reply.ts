@@ -32,6 +32,9 @@ export function toCentroidError(error: unknown): CentroidError {
     // Fastify's message repeats the whole URL, which can be very long.
     return new CentroidError(mapped, 'A path segment is longer than 100 characters, the limit. Job ids and artifact names are shorter: check the URL.');
   }
+  if (mapped === 'UPLOAD_NOT_MULTIPART') {
+    return new CentroidError(mapped, `${framework.message ?? 'Unsupported media type'}: expected a multipart/form-data body with the parts params and model (see GET /openapi.json).`);
+  }
   if (mapped !== undefined) return new CentroidError(mapped, framework.message ?? mapped);
   if (status >= 400 && status < 500) return new CentroidError('REQUEST_INVALID', framework.message ?? 'Invalid request.');
 

@@ -23,6 +23,8 @@ export const ERROR_CODES = {
   JOB_NOT_FOUND: { status: 404, title: 'Job not found' },
   ROUTE_NOT_FOUND: { status: 404, title: 'Route not found' },
   URI_TOO_LONG: { status: 414, title: 'URI too long' },
+  REQUEST_HEADERS_TOO_LARGE: { status: 431, title: 'Request header fields too large' },
+  REQUEST_TIMEOUT: { status: 408, title: 'Request timeout' },
   ARTIFACT_NOT_FOUND: { status: 404, title: 'Artifact not found' },
   RANGE_NOT_SATISFIABLE: { status: 416, title: 'Range not satisfiable' },
   SERVICE_UNAVAILABLE: { status: 503, title: 'Service unavailable' },
