@@ -45,7 +45,7 @@ async function main(argv: string[]): Promise<number> {
       return 2;
     }
     if ((error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`error: ${(error as Error).message}\n\n${command.usage}`);
+      process.stderr.write(`error: ${describeParseError(error as Error & { code: string })}\nRun 'centroid ${name} --help' for the options.\n`);
       return 2;
     }
     if (error instanceof ParamsError) {
@@ -63,6 +63,17 @@ async function main(argv: string[]): Promise<number> {
     }
     throw error;
   }
+}
+
+/** Rewords an error of node:util parseArgs, whose messages explain its own API, for a CLI user. */
+function describeParseError(error: Error & { code: string }): string {
+  const option = /'(-[^'\s]*)/.exec(error.message)?.[1];
+  if (option === undefined) return error.message;
+  if (error.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return `unknown option '${option}'`;
+  if (error.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+    return /does not take an argument/.test(error.message) ? `option '${option}' takes no value` : `option '${option}' needs a value`;
+  }
+  return error.message;
 }
 
 /**

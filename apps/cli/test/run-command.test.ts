@@ -147,9 +147,15 @@ describe('centroid run', () => {
     assert.match(run.stderr, /\n {2}webhook\.url: /);
   });
 
-  it('prints usage for an unknown option', async () => {
+  it('names an unknown option', async () => {
     const run = await centroid(['run', fixturePath('tiny-cnn.h5'), '--clusters', '4']);
     assert.equal(run.code, 2);
-    assert.match(run.stderr, /Usage: centroid run/);
+    assert.match(run.stderr, /^error: unknown option '--clusters'\nRun 'centroid run --help' for the options\.\n$/);
+  });
+
+  it('names an option without its value', async () => {
+    const run = await centroid(['run', fixturePath('tiny-cnn.h5'), '--number-of-clusters']);
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /^error: option '--number-of-clusters' needs a value\n/);
   });
 });

@@ -291,7 +291,7 @@ async function runFineTuning(
   });
 
   if (options.epochs === 0) return skipped('fine_tune.epochs is 0');
-  if (dataset === null) return skipped('no dataset was uploaded (data-free clustering)');
+  if (dataset === null) return skipped('data-free clustering: no dataset was given');
   if (dataset.train === null) return skipped('the dataset has no training arrays');
   if (loss === null) return skipped('the model has no training config, so its loss is unknown');
 

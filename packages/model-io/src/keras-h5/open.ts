@@ -27,7 +27,7 @@ function describeUnreadableFile(filename: string, error: unknown): string {
   if (truncation !== null) {
     return (
       `${filename} is truncated: it has ${truncation[1]} bytes, but its HDF5 superblock declares ${truncation[2]}. ` +
-      'Upload the complete file.'
+      'The file was cut short: send or copy it again in full.'
     );
   }
   return `${filename} has an HDF5 signature but could not be read as HDF5 (${reason}). The file may be damaged.`;
