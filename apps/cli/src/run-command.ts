@@ -1,5 +1,5 @@
 // `centroid run MODEL`: the pipeline in-process on local files, with no Redis and no HTTP.
-import { copyFile, mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -14,7 +14,9 @@ export const RUN_USAGE = `Usage: centroid run MODEL --number-of-clusters N [opti
 
 Clusters a model in-process and writes the clustered model and its metrics. MODEL is a
 Keras .h5 file, a Keras 3 .keras archive, or a TF.js layers model: a folder with
-model.json and its weight shards, that model.json itself, or a zip of them.
+model.json and its weight shards, that model.json itself, or a zip of them. A TF.js
+folder or model.json is packed into one zip first, and the report's original size is
+that zip's size.
 
 Options:
   --data FILE                     NPZ dataset to fine-tune and evaluate on (optional)
@@ -143,8 +145,14 @@ export async function runCommand(argv: string[]): Promise<number> {
         npyFiles.map((file) => ({ name: params.dataset[file.key], path: file.path })),
       );
     }
-    // A TF.js model given as a folder or as model.json travels as one zip, as an upload does.
-    const packedModelPath = sourceFormat === 'tfjs' && !(await isZipFile(modelPath)) ? path.join(workDir, 'model.tfjs.zip') : modelPath;
+    // A TF.js model given as a folder or as model.json travels as one zip, as an upload does,
+    // so the original size in the report is that zip's, comparable with the clustered zip.
+    // The packed input sits in its own folder because the pipeline writes model.tfjs.zip
+    // into outDir, and sharing one folder would overwrite the input before it is measured.
+    const inputDir = path.join(workDir, 'input');
+    const outDir = path.join(workDir, 'output');
+    await mkdir(inputDir);
+    const packedModelPath = sourceFormat === 'tfjs' && !(await isZipFile(modelPath)) ? path.join(inputDir, 'model.tfjs.zip') : modelPath;
     if (packedModelPath !== modelPath) await packTfjsModel(modelPath, packedModelPath);
     const result = await runPipeline(
       {
@@ -153,7 +161,7 @@ export async function runCommand(argv: string[]): Promise<number> {
         datasetPath,
         datasetFilename: datasetPath === null ? null : path.basename(datasetPath),
         params,
-        outDir: workDir,
+        outDir,
       },
       {
         onProgress: (progress) => reporter.update(progress),

@@ -1,17 +1,20 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { fixturePath } from '@centroid/examples';
-import { readKerasArchive, readModel, unpackTfjsModel, writeTfjsModel } from '@centroid/model-io';
+import type { Metrics } from '@centroid/contracts';
+import { packTfjsModel, readKerasArchive, readModel, unpackTfjsModel, writeTfjsModel } from '@centroid/model-io';
 
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 const REPOSITORY_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 // A Keras 3 .keras archive of convolution and Dense layers, from model-io's fixtures.
 const KERAS_ARCHIVE = fileURLToPath(new URL('../../../packages/model-io/test/fixtures/archive-convolutional.keras', import.meta.url));
+// A TF.js folder (model.json and one shard) of Dense and BatchNormalization layers.
+const TFJS_FOLDER = fileURLToPath(new URL('../../../packages/examples/fixtures/formats/keras2/batch-norm.tfjs', import.meta.url));
 
 interface CliResult {
   code: number;
@@ -84,5 +87,31 @@ describe('centroid run with model formats', () => {
     const run = await centroid(['run', KERAS_ARCHIVE, '--number-of-clusters', '3', '--output-format', 'keras_h5', '--out', out], dir);
     assert.equal(run.code, 0, run.stderr);
     assert.equal((await readModel(out)).format, 'keras_h5');
+  });
+
+  it('measures a TF.js folder as its packed zip', async () => {
+    const packed = path.join(dir, 'batch-norm-packed.tfjs.zip');
+    await packTfjsModel(TFJS_FOLDER, packed);
+    const packedBytes = (await stat(packed)).size;
+
+    const sizes: Metrics['size'][] = [];
+    for (const [format, out] of [
+      ['tfjs', 'measured.tfjs.zip'],
+      ['keras_h5', 'measured.h5'],
+    ] as const) {
+      const result = path.join(dir, `measured-${format}.json`);
+      const run = await centroid(
+        ['run', TFJS_FOLDER, '--number-of-clusters', '4', '--epochs', '0', '--output-format', format, '--out', path.join(dir, out), '--result', result],
+        dir,
+      );
+      assert.equal(run.code, 0, run.stderr);
+      sizes.push((JSON.parse(await readFile(result, 'utf8')) as Metrics).size);
+    }
+
+    const [tfjs, h5] = sizes;
+    assert.equal(tfjs!.original_bytes, packedBytes);
+    assert.equal(h5!.original_bytes, packedBytes);
+    assert.equal(tfjs!.original_gzip_bytes, h5!.original_gzip_bytes);
+    assert.ok(tfjs!.clustered_gzip_bytes < tfjs!.original_gzip_bytes, `clustered ${tfjs!.clustered_gzip_bytes} gzip bytes, original ${tfjs!.original_gzip_bytes}`);
   });
 });
