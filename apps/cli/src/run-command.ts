@@ -45,10 +45,13 @@ Options:
                                   array names inside the NPZ (defaults: x_train, ...)
   --params FILE                   job parameters as JSON; the options above override it.
                                   Per-layer rules go there, in its "layers" list
-  --output-format NAME            same (default) | keras_h5 | keras | tfjs: format of the
-                                  clustered model; tfjs writes a zip of model.json and shards
+  --output-format NAME            same | keras_h5 | keras | tfjs: format of the clustered
+                                  model; tfjs writes a zip of model.json and shards. Without
+                                  it, --out's extension picks it (.h5 or .hdf5: keras_h5,
+                                  .keras: keras, .zip: tfjs), else same as MODEL
   --out FILE                      clustered model (default: MODEL-clustered.h5, .keras or
-                                  .tfjs.zip in this folder, by output format)
+                                  .tfjs.zip in this folder, by output format); its
+                                  extension must match --output-format when both are given
   --result FILE                   metrics as JSON (the job resource's metrics object)
 `;
 
@@ -116,6 +119,9 @@ export async function runCommand(argv: string[]): Promise<number> {
   setIf(base, 'cluster_biases', values['cluster-biases']);
   setIf(base, 'gradient_aggregation', values['gradient-aggregation']);
   setIf(base, 'output_format', values['output-format']);
+  const outExtensionFormat = values.out === undefined ? undefined : formatOfExtension(values.out);
+  const outputFormatGiven = base.output_format !== undefined;
+  if (!outputFormatGiven && outExtensionFormat !== undefined) base.output_format = outExtensionFormat;
   setIf(fineTune, 'epochs', toNumber(values.epochs, '--epochs'));
   setIf(fineTune, 'batch_size', toNumber(values['batch-size'], '--batch-size'));
   setIf(fineTune, 'learning_rate', toNumber(values['learning-rate'], '--learning-rate'));
@@ -132,7 +138,17 @@ export async function runCommand(argv: string[]): Promise<number> {
   if (npyFiles.length > 0) requireNpyPairs(npyFiles, params.fine_tune.epochs);
 
   const sourceFormat = await detectModelFormat(modelPath);
-  const outPath = await requireOutputPath(values.out ?? defaultOutPath(modelPath, resolveFormat(sourceFormat, params.output_format)), '--out');
+  const outputFormat = resolveFormat(sourceFormat, params.output_format);
+  if (outExtensionFormat !== undefined && outExtensionFormat !== outputFormat) {
+    const source = values['output-format'] === undefined ? 'output_format in --params' : '--output-format';
+    const resolved = params.output_format === 'same' ? `same, which is ${outputFormat} for this ${sourceFormat} model` : outputFormat;
+    throw new UsageError(
+      `--out ${values.out} names a ${outExtensionFormat} file but ${source} is ${resolved}; ` +
+        `give --out a ${MODEL_EXTENSIONS[outputFormat]} name, or drop ${source} to write ${outExtensionFormat}`,
+      RUN_USAGE,
+    );
+  }
+  const outPath = await requireOutputPath(values.out ?? defaultOutPath(modelPath, outputFormat), '--out');
   if (outPath === modelPath) throw new CliError(`--out ${outPath} is the input model; choose another path so the input is kept.`);
 
   const workDir = await mkdtemp(path.join(os.tmpdir(), 'centroid-run-'));
@@ -191,6 +207,18 @@ export async function runCommand(argv: string[]): Promise<number> {
 
 /** File name endings of the clustered model, by format. */
 const MODEL_EXTENSIONS: Record<ModelFormat, string> = { keras_h5: '.h5', keras: '.keras', tfjs: '.tfjs.zip' };
+
+/**
+ * Returns the model format that an output file name implies: .h5 and .hdf5 are Keras HDF5,
+ * .keras a Keras 3 archive, .zip a zipped TF.js model. Other endings imply none.
+ */
+function formatOfExtension(file: string): ModelFormat | undefined {
+  const extension = path.extname(file).toLowerCase();
+  if (extension === '.h5' || extension === '.hdf5') return 'keras_h5';
+  if (extension === '.keras') return 'keras';
+  if (extension === '.zip') return 'tfjs';
+  return undefined;
+}
 
 function resolveFormat(sourceFormat: ModelFormat, requested: OutputFormat): ModelFormat {
   return requested === 'same' ? sourceFormat : requested;

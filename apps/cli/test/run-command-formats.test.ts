@@ -114,4 +114,27 @@ describe('centroid run with model formats', () => {
     assert.equal(tfjs!.original_gzip_bytes, h5!.original_gzip_bytes);
     assert.ok(tfjs!.clustered_gzip_bytes < tfjs!.original_gzip_bytes, `clustered ${tfjs!.clustered_gzip_bytes} gzip bytes, original ${tfjs!.original_gzip_bytes}`);
   });
+
+  it('infers the output format from --out', async () => {
+    const out = path.join(dir, 'inferred.h5');
+    const run = await centroid(['run', TFJS_FOLDER, '--number-of-clusters', '4', '--epochs', '0', '--out', out], dir);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal((await readModel(out)).format, 'keras_h5');
+  });
+
+  it('rejects --out disagreeing with --output-format', async () => {
+    const out = path.join(dir, 'disagree.h5');
+    const run = await centroid(['run', TFJS_FOLDER, '--number-of-clusters', '4', '--output-format', 'tfjs', '--out', out], dir);
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /--out \S*disagree\.h5 names a keras_h5 file/);
+    assert.match(run.stderr, /--output-format is tfjs/);
+    assert.equal(await stat(out).catch(() => null), null);
+  });
+
+  it('rejects --out disagreeing with the same format', async () => {
+    const out = path.join(dir, 'same.keras');
+    const run = await centroid(['run', TFJS_FOLDER, '--number-of-clusters', '4', '--output-format', 'same', '--out', out], dir);
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /--output-format is same, which is tfjs for this tfjs model/);
+  });
 });
