@@ -353,8 +353,10 @@ function translateLayer(layer: LayerConfig): void {
  */
 function findUnsupportedSetting(layer: LayerConfig): string | null {
   const { class_name: className, config } = layer;
-  if ((className === 'GRU' || className === 'GRUCell') && config.reset_after === true) {
-    return 'reset_after=True, the Keras default, is not implemented in TF.js; retrain with reset_after=False';
+  // KerasGRU (gru-reset-after.ts) builds GRU layers with reset_after=True. A GRUCell in a
+  // generic RNN layer is still built by TF.js' own GRUCell, which raises on it.
+  if (className === 'GRUCell' && config.reset_after === true) {
+    return 'reset_after=True in a GRUCell of a generic RNN layer is not implemented in TF.js; use a GRU layer or reset_after=False';
   }
   if (typeof config.groups === 'number' && config.groups !== 1) {
     return `grouped convolution with groups=${config.groups} is not implemented in TF.js`;

@@ -6,10 +6,14 @@ import * as tf from '@tensorflow/tfjs';
 import { CentroidError } from '@centroid/contracts';
 
 import { checkLayerGraph } from './check-layer-graph.js';
+import { registerResetAfterGRU } from './gru-reset-after.js';
 import { translateModelConfig, unsupportedLayersError } from './tfjs-config.js';
 
 import type { ModelFile } from '../model-types.js';
 import type { WeightEntry } from './types.js';
+
+// Keras' default GRU (reset_after=True) is built by Centroid's GRU class, registered as "GRU".
+registerResetAfterGRU();
 
 /** Longest TF.js error text kept in a message, in characters. */
 const MAX_REASON_LENGTH = 500;
