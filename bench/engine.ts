@@ -86,6 +86,8 @@ interface CaseMeasurement {
 interface CaseResult extends CaseSpec {
   status: 'measured' | 'skipped' | 'failed';
   reason: string | null;
+  /** One-minute load average just before the case started, or null for a skipped case. */
+  load_average_before?: number | null;
   measurement: CaseMeasurement | null;
 }
 
@@ -134,7 +136,8 @@ async function runAll(quick: boolean): Promise<void> {
           continue;
         }
 
-        const result = await runCaseInChild(spec);
+        const loadAverageBefore = Math.round((os.loadavg()[0] ?? 0) * 100) / 100;
+        const result = { ...(await runCaseInChild(spec)), load_average_before: loadAverageBefore };
         results.push(result);
         if (result.measurement !== null) {
           console.log(`${describeCase(spec)}: ${formatSeconds(result.measurement.total_ms)}, peak RSS ${formatMegabytes(result.measurement.peak_rss_bytes)}`);
@@ -396,14 +399,16 @@ function formatMarkdown(
     'included), not its peak. RSS does not grow while an allocation reuses memory the process freed earlier, so',
     'small buffers can leave it unchanged. MSE is the mean squared error of each weight against its nearest centroid.',
     '',
-    '| n | method | N | init s | assign s | total s | peak RSS MiB | above baseline MiB | heapUsed Δ MiB | arrayBuffers Δ MiB | MSE |',
-    '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    'The load column is the one-minute load average of the machine just before the case, since other work shares its cores.',
+    '',
+    '| n | method | N | init s | assign s | total s | peak RSS MiB | above baseline MiB | heapUsed Δ MiB | arrayBuffers Δ MiB | MSE | load |',
+    '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   const notes: string[] = [];
   for (const result of results) {
     const m = result.measurement;
     if (m === null) {
-      lines.push(`| ${formatCount(result.size)} | ${result.method} | ${result.clusters} | ${result.status} (see below) | | | | | | | |`);
+      lines.push(`| ${formatCount(result.size)} | ${result.method} | ${result.clusters} | ${result.status} (see below) | | | | | | | | |`);
       notes.push(`- ${describeCase(result)}: ${result.status}, ${result.reason}`);
       continue;
     }
@@ -412,7 +417,7 @@ function formatMarkdown(
       `| ${formatCount(result.size)} | ${result.method} | ${result.clusters} | ${(m.initialisation_ms / 1000).toFixed(2)} | ` +
         `${(m.assignment_ms / 1000).toFixed(2)} | ${(m.total_ms / 1000).toFixed(2)} | ${megabytes(m.peak_rss_bytes)} | ` +
         `${megabytes(m.rss_above_baseline_bytes)} | ${megabytes(m.heap_used_delta_bytes)} | ${megabytes(m.array_buffers_delta_bytes)} | ` +
-        `${m.mean_squared_error.toExponential(3)} |`,
+        `${m.mean_squared_error.toExponential(3)} | ${result.load_average_before?.toFixed(2) ?? ''} |`,
     );
   }
   if (notes.length > 0) lines.push('', 'Cases not measured:', '', ...notes);
