@@ -112,7 +112,9 @@ describe('native FusedConv2D bias', () => {
     };
     try {
       tf.tidy(() => {
-        tf.fused.conv2d({ x: tf.ones([1, 3, 3, 1]), filter: tf.ones([2, 2, 1, 2]), strides: 1, pad: 'valid', bias: tf.tensor1d([1, 2]) }).dataSync();
+        const x = tf.ones([1, 3, 3, 1]) as tf.Tensor4D;
+        const filter = tf.ones([2, 2, 1, 2]) as tf.Tensor4D;
+        tf.fused.conv2d({ x, filter, strides: 1, pad: 'valid', bias: tf.tensor1d([1, 2]) }).dataSync();
       });
     } finally {
       backend.executeSingleOutput = execute;
