@@ -26,6 +26,7 @@ import {
   stripClustering,
   type ClusterTarget,
   type LossSpec,
+  type WeightSelection,
 } from '@centroid/engine';
 import {
   gzipFile,
@@ -45,6 +46,15 @@ import { stageProgress } from './progress.js';
 import type { PipelineArtifact, PipelineHooks, PipelineInput, PipelineResult } from './types.js';
 
 const EVALUATION_BATCH_SIZE = 256;
+
+/**
+ * Returns a weight's name prefixed by its layer's, such as `dense_a/kernel`. TF.js already
+ * names most variables so, and the prefix is added only where it is missing.
+ */
+function qualifiedWeightName(weight: WeightSelection): string {
+  const prefix = `${weight.layer.name}/`;
+  return weight.weightName.startsWith(prefix) ? weight.weightName : `${prefix}${weight.weightName}`;
+}
 
 function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new CentroidError('JOB_CANCELED', 'The job was canceled.');
@@ -158,7 +168,7 @@ export async function runPipeline(input: PipelineInput, hooks: PipelineHooks = {
       if (weight.clusterable) continue;
       // Biases and normalization statistics are left alone by design; other skips deserve attention.
       const level = /never clustered|not clustered by default|excluded by layers/.test(weight.reason) ? 'debug' : 'warn';
-      log(level, `weight not clustered: ${weight.layer.name}/${weight.weightName}: ${weight.reason}`, { layer: weight.layer.name });
+      log(level, `weight not clustered: ${qualifiedWeightName(weight)}: ${weight.reason}`, { layer: weight.layer.name });
     }
 
     enterStage('fine_tuning');
@@ -198,8 +208,12 @@ export async function runPipeline(input: PipelineInput, hooks: PipelineHooks = {
       });
       if (groupedReport !== undefined) measured.sse_initial = groupedReport.sseInitial;
       layers.push({
-        layer: binding.entry.layer,
-        weight: binding.entry.name,
+        // Rows use the TF.js names of the layer that owns the weight, the same in every format,
+        // because a file names nested weights by the outer model and .keras weights `vars/0`.
+        // NOTE: TF.js names the weights of a Bidirectional layer `forward_forward_lstm/kernel`
+        // where Keras writes `forward_lstm/lstm_cell/kernel`, and the report keeps TF.js' name.
+        layer: weight?.layer.name ?? binding.layer.name,
+        weight: weight === undefined ? binding.entry.name : qualifiedWeightName(weight),
         shape: binding.entry.shape,
         clustered: after !== undefined,
         reason: groupedReport?.note == null ? reason : `${reason}; ${groupedReport.note}`,
@@ -261,7 +275,7 @@ export async function runPipeline(input: PipelineInput, hooks: PipelineHooks = {
  */
 function chooseOutputFormat(source: ModelFile, requested: PipelineInput['params']['output_format']): ModelFormat {
   const format = requested === 'same' ? source.format : requested;
-  const problem = outputFormatProblem(source.format, format, source.weights);
+  const problem = outputFormatProblem(source.format, format, source.weights, source.modelConfig);
   if (problem !== null) {
     throw new CentroidError('PARAMS_INVALID', `output_format "${requested}": ${source.filename} ${problem}`, {
       field: 'output_format',

@@ -77,7 +77,7 @@ describe('the clustered example model in real Keras', { skip }, () => {
       const before = await inspect(exampleModelPath());
       const after = await inspect(clusteredPath);
       for (const layer of result.metrics.layers) {
-        const datasetPath = [...after.keys()].find((key) => key.endsWith(`/${layer.weight}`) && key.includes(`/${layer.layer}/`));
+        const datasetPath = [...after.keys()].find((key) => key.endsWith(`/${layer.weight}:0`) && key.includes(`/${layer.layer}/`));
         assert.ok(datasetPath, `no dataset for ${layer.layer}/${layer.weight}`);
         const dataset = after.get(datasetPath)!;
         if (layer.clustered) {
