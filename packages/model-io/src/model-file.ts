@@ -8,6 +8,8 @@ import { CentroidError } from '@centroid/contracts';
 import { withModelArchive } from './archive/model-archive.js';
 import { findHdf5Signature, guessFormat, readFileStart, toHex } from './file-signature.js';
 import { CONFIG_MEMBER, readKerasArchive, WEIGHTS_MEMBER } from './keras-archive/read.js';
+import { createKerasArchive } from './keras-archive/create-archive.js';
+import { describeUnsupportedKeras3Layers, findUnsupportedKeras3Layers } from './keras-archive/keras3-config.js';
 import { writeKerasArchive } from './keras-archive/write.js';
 import { readKerasH5 } from './keras-h5/read.js';
 import { createKerasH5 } from './keras-h5/create.js';
@@ -18,6 +20,7 @@ import { writeTfjsModel } from './tfjs/write.js';
 
 import type { ArchiveLimits } from './archive/model-archive.js';
 import type { IsolationOptions } from './keras-h5/isolated.js';
+import type { KerasModelConfig } from './keras-h5/types.js';
 import type { WriteKerasH5Result } from './keras-h5/write.js';
 import type { ModelFile, ModelFormat } from './model-types.js';
 
@@ -110,9 +113,10 @@ export const MODEL_CONTENT_TYPES: Record<ModelFormat, string> = {
 /**
  * Writes `source` in `format` at `outPath` with the weights in `replacements` (keyed by
  * `WeightEntry.datasetPath`) replaced. A model written in its own format keeps every
- * other byte of its weights. TF.js and `.h5` output can be written from any source, `.h5`
- * only without float16 weights. Raises MODEL_FORMAT_UNSUPPORTED for a conversion into
- * `.keras` from another format, and for float16 weights converted into `.h5`.
+ * other byte of its weights. Every format can be written from every other, except that
+ * float16 weights cannot be converted into `.h5` or `.keras` (MODEL_FORMAT_UNSUPPORTED)
+ * and a `.keras` archive holds only the layer types that `toKeras3ModelConfig` translates
+ * (MODEL_LAYER_UNSUPPORTED otherwise).
  */
 export async function writeModel(
   source: ModelFile,
@@ -126,40 +130,41 @@ export async function writeModel(
   if (format === 'keras_h5') {
     return source.format === 'keras_h5' ? writeKerasH5(source, outPath, replacements) : createKerasH5(source, outPath, replacements);
   }
-  if (format === 'keras' && source.format === 'keras') {
-    return writeKerasArchive(source, outPath, replacements);
-  }
-  // TODO: converting into .keras from another format needs the config rewritten in the
-  // Keras 3 serialization format, with `module` keys, which Keras 3 requires in config.json.
-  throw new CentroidError(
-    'MODEL_FORMAT_UNSUPPORTED',
-    `${source.filename}: converting a ${describeFormat(source.format)} into a ${describeFormat(format)} is not supported; ` +
-      `choose output_format "same", "keras_h5" or "tfjs".`,
-    { file: source.filename, field: 'output_format' },
-  );
+  return source.format === 'keras' ? writeKerasArchive(source, outPath, replacements) : createKerasArchive(source, outPath, replacements);
 }
 
-/** Returns whether `writeModel` can write a model of `sourceFormat` in `format`; float16 weights can still stop a `.h5` conversion. */
-export function canWriteFormat(sourceFormat: ModelFormat, format: ModelFormat): boolean {
-  return format === 'tfjs' || format === 'keras_h5' || format === sourceFormat;
+/**
+ * Returns whether `writeModel` can write a model of `sourceFormat` in `format`. It can for
+ * every pair; float16 weights and, for `.keras`, layer types can still stop a conversion.
+ */
+export function canWriteFormat(_sourceFormat: ModelFormat, _format: ModelFormat): boolean {
+  return true;
 }
 
 /**
  * Returns why a model of `sourceFormat` with these weights cannot be written in `format`,
- * as a phrase that follows the file name, or null when it can.
+ * as a phrase that follows the file name, or null when it can. With `modelConfig`, a
+ * conversion into `.keras` also checks that every layer type has a Keras 3 translation.
  */
-export function outputFormatProblem(sourceFormat: ModelFormat, format: ModelFormat, weights: readonly { dtype: string }[]): string | null {
-  if (!canWriteFormat(sourceFormat, format)) {
+export function outputFormatProblem(
+  sourceFormat: ModelFormat,
+  format: ModelFormat,
+  weights: readonly { dtype: string }[],
+  modelConfig?: KerasModelConfig,
+): string | null {
+  const createsHdf5 = (format === 'keras_h5' || format === 'keras') && format !== sourceFormat;
+  if (createsHdf5 && weights.some((weight) => weight.dtype === 'float16')) {
+    const written = format === 'keras' ? 'Keras 3 archive (.keras)' : 'Keras HDF5 file';
     return (
-      `is a ${describeFormat(sourceFormat)}, and a ${describeFormat(format)} is written only from an upload of that format. ` +
-      'Use output_format "same", "keras_h5" or "tfjs".'
-    );
-  }
-  if (format === 'keras_h5' && sourceFormat !== 'keras_h5' && weights.some((weight) => weight.dtype === 'float16')) {
-    return (
-      'has float16 weights, and a Keras HDF5 file with float16 weights cannot be created from another format. ' +
+      `has float16 weights, and a ${written} with float16 weights cannot be created from another format. ` +
       'Use output_format "same" or "tfjs", which keep float16.'
     );
+  }
+  if (format === 'keras' && sourceFormat !== 'keras' && modelConfig !== undefined) {
+    const unsupported = findUnsupportedKeras3Layers(modelConfig);
+    if (unsupported.length > 0) {
+      return describeUnsupportedKeras3Layers(unsupported);
+    }
   }
   return null;
 }

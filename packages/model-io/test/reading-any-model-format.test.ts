@@ -54,20 +54,19 @@ describe('detecting the model format', () => {
 });
 
 describe('choosing the output format', () => {
-  test('conversion into .keras is rejected', async (t) => {
+  test('conversion into .keras is written', async (t) => {
     const source = await readModel(fixture('small.h5'));
     const outPath = join(await temporaryFolder(t), 'model.keras');
-    await assertRejects(
-      writeModel(source, 'keras', outPath, new Map()),
-      'MODEL_FORMAT_UNSUPPORTED',
-      /converting a Keras HDF5 model \(\.h5\) into a Keras 3 archive \(\.keras\) is not supported/,
-    );
+    await writeModel(source, 'keras', outPath, new Map());
+    const written = await readModel(outPath);
+    assert.equal(written.format, 'keras');
+    assert.equal(written.weights.length, source.weights.length);
   });
 
   test('outputFormatProblem explains each refusal', () => {
     assert.equal(outputFormatProblem('keras', 'keras_h5', [{ dtype: 'float32' }]), null);
     assert.equal(outputFormatProblem('keras_h5', 'tfjs', [{ dtype: 'float16' }]), null);
-    assert.match(outputFormatProblem('tfjs', 'keras', []) ?? '', /is a TF\.js layers model, and a Keras 3 archive/);
+    assert.equal(outputFormatProblem('tfjs', 'keras', []), null);
     assert.match(outputFormatProblem('keras', 'keras_h5', [{ dtype: 'float16' }]) ?? '', /has float16 weights/);
   });
 

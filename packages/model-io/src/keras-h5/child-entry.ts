@@ -1,6 +1,7 @@
 // Entry point of the child process that runs HDF5 work for `readKerasH5`,
-// `inspectKerasH5`, `writeKerasH5`, `createKerasH5` and the `.keras` archive reader, inspector and writer.
+// `inspectKerasH5`, `writeKerasH5`, `createKerasH5` and the `.keras` archive reader, inspector and writers.
 import { serveChildTasks } from '../isolation/run-in-child.js';
+import { createKerasArchiveInProcess } from '../keras-archive/create-archive.js';
 import { inspectKerasArchiveInProcess } from '../keras-archive/inspect.js';
 import { readKerasArchiveInProcess } from '../keras-archive/read.js';
 import { writeKerasArchiveInProcess } from '../keras-archive/write.js';
@@ -17,4 +18,5 @@ serveChildTasks({
   inspectKerasArchive: inspectKerasArchiveInProcess,
   writeKerasArchive: writeKerasArchiveInProcess,
   createKerasH5: createKerasH5InProcess,
+  createKerasArchive: createKerasArchiveInProcess,
 });
