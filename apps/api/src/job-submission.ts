@@ -108,7 +108,7 @@ export async function readJobSubmission(
     if (isTfjsPart) {
       if (model !== null) throw mixedModelForms();
       tfjsParts ??= new TfjsPartsPacker({ artifacts, jobId, maxBytes: limits.maxModelBytes });
-      if (part.fieldname === 'model') await tfjsParts.addModelJson(part.file);
+      if (part.fieldname === 'model') await tfjsParts.addModelJson(part.file, part.filename);
       else await tfjsParts.addShard(part.file, part.filename);
       return;
     }

@@ -10,8 +10,25 @@ import { NpzWriter } from '@centroid/model-io';
 export const NPY_PART_NAMES = ['x_train', 'y_train', 'x_test', 'y_test'] as const;
 export type NpyPartName = (typeof NPY_PART_NAMES)[number];
 
-/** File name of the NPZ packed from `.npy` parts, which names the dataset in errors and in `inputs.dataset`. */
+/**
+ * File name of the stored NPZ packed from `.npy` parts. Errors and `inputs.dataset` name the
+ * dataset by the parts instead (see `describeNpyParts`), because the client never sent this file.
+ */
 export const PACKED_DATASET_FILENAME = 'dataset.npz';
+
+/**
+ * Returns the name that stands for a dataset sent as `.npy` parts, in errors and in the
+ * job's `inputs.dataset.filename`: the parts with the client's file names, such as
+ * `.npy parts x_test (x.npy), y_test (y.npy)`.
+ */
+export function describeNpyParts(files: ReadonlyMap<NpyPartName, string>): string {
+  const parts = NPY_PART_NAMES.filter((part) => files.has(part)).map((part) => describePart(part, files.get(part)!));
+  return `.npy parts ${parts.join(', ')}`;
+}
+
+function describePart(part: NpyPartName, filename: string): string {
+  return filename === '' ? part : `${part} (${filename})`;
+}
 
 export function isNpyPartName(name: string): name is NpyPartName {
   return (NPY_PART_NAMES as readonly string[]).includes(name);
@@ -33,7 +50,15 @@ export class NpyPartsPacker {
   private readonly writer: NpzWriter;
   /** Array name of each part added so far, by part name. */
   private readonly arrayNames = new Map<NpyPartName, string>();
+  /** The client's file name of each part added so far, by part name. */
+  private readonly filenames = new Map<NpyPartName, string>();
   private readonly maxBytes: number;
+  /** Bytes of the packed NPZ written so far. */
+  private bytesWritten = 0;
+  /** The part being written, or null between parts and for the archive's trailer. */
+  private currentPart: NpyPartName | null = null;
+  /** The part during which the packed NPZ grew past `maxBytes`, or null while it has not. */
+  private partOverLimit: NpyPartName | null = null;
 
   constructor({ artifacts, jobId, maxBytes }: NpyPartsOptions) {
     this.maxBytes = maxBytes;
@@ -73,22 +98,29 @@ export class NpyPartsPacker {
       );
     }
     this.arrayNames.set(part, arrayName);
+    this.filenames.set(part, filename);
 
+    this.currentPart = part;
     try {
       await this.writer.addNpy(arrayName, source, filename);
     } catch (error) {
+      // A part cut off at the request's file size limit reads as a truncated .npy file, so
+      // name the size as the problem.
+      if (this.partOverLimit === part) throw this.tooLarge(part, error);
       if (error instanceof CentroidError && error.location.field === undefined) {
         throw new CentroidError(error.code, error.message, { ...error.location, field: part }, { cause: error });
       }
       throw error;
+    } finally {
+      this.currentPart = null;
     }
   }
 
   /**
    * Checks that the parts form a dataset for the job, ends the archive and returns the stored
-   * NPZ. The test pair is always needed, and the training pair when `fine_tune.epochs` is
-   * above 0. Raises UPLOAD_MISSING naming the first missing part, and UPLOAD_TOO_LARGE when
-   * the archive is larger than `maxBytes`.
+   * NPZ, with `describeNpyParts` as its file name. The test pair is always needed, and the
+   * training pair when `fine_tune.epochs` is above 0. Raises UPLOAD_MISSING naming the first
+   * missing part, and UPLOAD_TOO_LARGE naming the part that took the archive past `maxBytes`.
    */
   async finish(params: JobParams): Promise<StoredUpload> {
     const missing = this.missingPart(params);
@@ -105,18 +137,26 @@ export class NpyPartsPacker {
     await this.writer.finish();
     this.stream.end();
     try {
-      return await this.saving;
+      const stored = await this.saving;
+      return { ...stored, filename: describeNpyParts(this.filenames) };
     } catch (error) {
       if (error instanceof CentroidError && error.code === 'UPLOAD_TOO_LARGE') {
-        throw new CentroidError(
-          'UPLOAD_TOO_LARGE',
-          `The .npy parts ${this.parts.join(', ')} together are larger than the dataset limit of ${this.maxBytes} bytes.`,
-          { field: this.parts.at(-1) as string },
-          { cause: error },
-        );
+        // Past the limit the upload writer still reads to the end, so the error comes only
+        // now, and `partOverLimit` records where the limit was passed.
+        throw this.tooLarge(this.partOverLimit ?? (this.parts.at(-1) as NpyPartName), error);
       }
       throw error;
     }
+  }
+
+  private tooLarge(part: NpyPartName, cause: unknown): CentroidError {
+    return new CentroidError(
+      'UPLOAD_TOO_LARGE',
+      `The ${describeNpyParts(this.filenames)} together are larger than the dataset limit of ${this.maxBytes} bytes; ` +
+        `the limit was passed in part ${describePart(part, this.filenames.get(part) ?? '')}. Send fewer samples.`,
+      { field: part },
+      { cause },
+    );
   }
 
   /** Ends the archive unfinished and waits until the partial file is closed, so that the caller can remove it. */
@@ -135,6 +175,8 @@ export class NpyPartsPacker {
   }
 
   private async write(chunk: Uint8Array): Promise<void> {
+    this.bytesWritten += chunk.byteLength;
+    if (this.bytesWritten > this.maxBytes && this.partOverLimit === null) this.partOverLimit = this.currentPart;
     if (this.stream.write(chunk)) {
       return;
     }

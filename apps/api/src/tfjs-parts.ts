@@ -11,7 +11,10 @@ import { ZipStreamWriter } from '@centroid/model-io';
 /** Name of the multipart part that carries one weight shard of a TF.js model. */
 export const MODEL_WEIGHTS_PART = 'model_weights';
 
-/** File name of the zip packed from TF.js parts, which names the model in errors and in `inputs.model`. */
+/**
+ * File name of the stored zip packed from TF.js parts. Errors and `inputs.model` name the
+ * model by its parts instead (see `describeTfjsParts`), because the client never sent this file.
+ */
 export const PACKED_TFJS_FILENAME = 'model.tfjs.zip';
 
 const MODEL_JSON = 'model.json';
@@ -21,6 +24,15 @@ export interface TfjsPartsOptions {
   jobId: string;
   /** Maximum size in bytes of the packed zip, which is the parts plus about 100 bytes each. */
   maxBytes: number;
+}
+
+/**
+ * Returns the name that stands for a TF.js model sent as parts, in errors and in the job's
+ * `inputs.model.filename`, such as `TF.js parts model (model.json), model_weights (group1-shard1of1.bin)`.
+ */
+export function describeTfjsParts(modelJsonFilename: string, shardFilenames: readonly string[]): string {
+  const shards = shardFilenames.length === 0 ? '' : `, ${MODEL_WEIGHTS_PART} (${shardFilenames.join(', ')})`;
+  return `TF.js parts model (${modelJsonFilename})${shards}`;
 }
 
 /** Returns whether a `model` part is a TF.js `model.json`, judged by its file name or content type. */
@@ -49,6 +61,8 @@ export class TfjsPartsPacker {
   private readonly savingStopped: Promise<never>;
   private readonly writer: ZipStreamWriter;
   private readonly members = new Set<string>();
+  /** The client's file name of the part `model`, once it came. */
+  private modelJsonFilename = MODEL_JSON;
   private readonly maxBytes: number;
 
   constructor({ artifacts, jobId, maxBytes }: TfjsPartsOptions) {
@@ -64,12 +78,16 @@ export class TfjsPartsPacker {
     this.writer = new ZipStreamWriter((chunk) => this.write(chunk));
   }
 
-  /** Streams the part `model` into the zip as `model.json`. Raises REQUEST_INVALID when it came already. */
-  async addModelJson(source: AsyncIterable<Uint8Array>): Promise<void> {
+  /**
+   * Streams the part `model`, which the client named `filename`, into the zip as
+   * `model.json`. Raises REQUEST_INVALID when it came already.
+   */
+  async addModelJson(source: AsyncIterable<Uint8Array>, filename: string = MODEL_JSON): Promise<void> {
     if (this.members.has(MODEL_JSON)) {
       throw new CentroidError('REQUEST_INVALID', "Part 'model' appears more than once. Send it once.", { field: 'model' });
     }
     this.members.add(MODEL_JSON);
+    if (filename !== '') this.modelJsonFilename = filename;
     await this.writer.addMember(MODEL_JSON, source);
   }
 
@@ -99,8 +117,9 @@ export class TfjsPartsPacker {
   }
 
   /**
-   * Ends the zip and returns the stored upload. Raises UPLOAD_MISSING without a model.json
-   * part, and UPLOAD_TOO_LARGE when the zip is larger than `maxBytes`.
+   * Ends the zip and returns the stored upload, with `describeTfjsParts` as its file name.
+   * Raises UPLOAD_MISSING without a model.json part, and UPLOAD_TOO_LARGE when the zip is
+   * larger than `maxBytes`.
    */
   async finish(): Promise<StoredUpload> {
     if (!this.members.has(MODEL_JSON)) {
@@ -114,7 +133,9 @@ export class TfjsPartsPacker {
     await this.writer.finish();
     this.stream.end();
     try {
-      return await this.saving;
+      const stored = await this.saving;
+      const shards = [...this.members].filter((member) => member !== MODEL_JSON);
+      return { ...stored, filename: describeTfjsParts(this.modelJsonFilename, shards) };
     } catch (error) {
       if (error instanceof CentroidError && error.code === 'UPLOAD_TOO_LARGE') {
         throw new CentroidError(

@@ -86,7 +86,8 @@ describe('POST /v1/jobs with .keras and TF.js models', () => {
 
     assert.equal(response.statusCode, 202, response.body);
     const job = response.json<Job>();
-    assert.equal(job.inputs.model.filename, 'model.tfjs.zip');
+    const shardNames = (await shardParts()).map((shard) => shard.filename).join(', ');
+    assert.equal(job.inputs.model.filename, `TF.js parts model (model.json), model_weights (${shardNames})`);
     const queued = await fixture.queue.getData(job.id);
     const stored = await readModel(queued?.model.path as string);
     assert.equal(stored.format, 'tfjs');
@@ -113,6 +114,16 @@ describe('POST /v1/jobs with .keras and TF.js models', () => {
     const response = await submit([paramsPart({ number_of_clusters: 8 }), await modelJsonPart(), { ...(shard as PartSpec), content: content.subarray(0, content.length - 8) }]);
     const problem = await assertProblem(response, 422, 'MODEL_INVALID', 'model');
     assert.match(problem.detail, /hold \d+ bytes, but its weights need \d+ bytes/);
+  });
+
+  it('lists a shard that model.json does not list', async () => {
+    const [shard] = await shardParts();
+    const response = await submit([paramsPart({ number_of_clusters: 8 }), await modelJsonPart(), { ...(shard as PartSpec), filename: 'wrongname.bin' }]);
+    const problem = await assertProblem(response, 422, 'MODEL_INVALID', 'model');
+    assert.match(problem.detail, /^TF\.js parts model \(model\.json\), model_weights \(wrongname\.bin\): /);
+    assert.match(problem.detail, new RegExp(`the weight shard "${(shard as PartSpec).filename}" that model\\.json lists is missing`));
+    assert.match(problem.detail, /not in its weights manifest: "wrongname\.bin"/);
+    assert.doesNotMatch(problem.detail, /model\.tfjs\.zip/);
   });
 
   it('rejects model.json that is not JSON', async () => {

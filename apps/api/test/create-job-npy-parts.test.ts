@@ -82,7 +82,7 @@ describe('POST /v1/jobs with .npy parts', () => {
 
     assert.equal(response.statusCode, 202, response.body);
     const job = response.json<Job>();
-    assert.equal(job.inputs.dataset?.filename, 'dataset.npz');
+    assert.equal(job.inputs.dataset?.filename, '.npy parts x_train (x_train.npy), y_train (y_train.npy), x_test (x_test.npy), y_test (y_test.npy)');
     const queued = await fixture.queue.getData(job.id);
     const datasetPath = path.join(fixture.dataDir, 'uploads', job.id, 'dataset.npz');
     assert.equal(queued?.dataset?.path, datasetPath);
@@ -215,6 +215,9 @@ describe('POST /v1/jobs with .npy parts', () => {
 
     const problem = await assertProblem(response, 422, 'DATASET_SHAPE_MISMATCH', 'dataset.y_test');
     assert.match(problem.detail, /4 samples in 'x_test' but 3 labels in 'y_test'/);
+    assert.match(problem.detail, /\.npy parts x_test \(x_test\.npy\), y_test \(y_test\.npy\)/);
+    assert.doesNotMatch(problem.detail, /dataset\.npz/);
+    assert.equal(problem.file, '.npy parts x_test (x_test.npy), y_test (y_test.npy)');
   });
 
   it('rejects two parts with one array name', async () => {
@@ -252,6 +255,25 @@ describe('POST /v1/jobs with .npy parts', () => {
     ]);
 
     const problem = await assertProblem(response, 413, 'UPLOAD_TOO_LARGE', 'y_test');
-    assert.match(problem.detail, /The \.npy parts x_test, y_test together are larger than the dataset limit of 65536 bytes/);
+    assert.match(problem.detail, /The \.npy parts x_test \(x_test\.npy\), y_test \(y_test\.npy\) together are larger than the dataset limit of 65536 bytes/);
+    assert.match(problem.detail, /passed in part y_test \(y_test\.npy\)/);
+  });
+
+  it('names the first part over the limit', async () => {
+    // The first part alone is over the limit: in the packed NPZ (its .npy file fits, but not
+    // with its zip header), and then as a part larger than the request's file size limit.
+    for (const samples of [Math.floor((MAX_DATASET_BYTES - 128) / 32) - 1, Math.floor(MAX_DATASET_BYTES / 32) + 10]) {
+      const response = await submit([
+        paramsPart({ number_of_clusters: 8, fine_tune: { epochs: 1 } }),
+        modelPart(),
+        featuresPart('x_train', samples, 'big.npy'),
+        labelsPart('y_train', [0, 1]),
+        featuresPart('x_test', 2),
+        labelsPart('y_test', [1, 0]),
+      ]);
+
+      const problem = await assertProblem(response, 413, 'UPLOAD_TOO_LARGE', 'x_train');
+      assert.match(problem.detail, /passed in part x_train \(big\.npy\)/);
+    }
   });
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 
@@ -144,6 +144,13 @@ describe('rejecting bad TF.js models', () => {
     const { folder, modelJson } = await savedModel(t);
     await rm(join(folder, shardNames(modelJson)[0] as string));
     await assertRejects(folder, 'MODEL_INVALID', /the weight shard "group1-shard1of\d+\.bin" that model\.json lists is missing/);
+  });
+
+  test('shard under another name', async (t) => {
+    const { folder, modelJson } = await savedModel(t);
+    const shard = shardNames(modelJson)[0] as string;
+    await rename(join(folder, shard), join(folder, 'wrongname.bin'));
+    await assertRejects(folder, 'MODEL_INVALID', /not in its weights manifest: "wrongname\.bin"\. Name each shard as model\.json lists it/);
   });
 
   test('shard path outside the folder', async (t) => {

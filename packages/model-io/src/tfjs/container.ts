@@ -1,6 +1,6 @@
 // Access to the files of a TF.js layers model, wherever they are: `model.json` and its
 // shards in a folder on disk, or as members of a zip archive.
-import { open, stat } from 'node:fs/promises';
+import { open, readdir, stat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 
 import { CentroidError } from '@centroid/contracts';
@@ -21,6 +21,11 @@ export interface TfjsContainer {
   readModelJson: () => Promise<Uint8Array>;
   /** Returns a shard's size in bytes, or null when it is missing. */
   shardSize: (path: string) => Promise<number | null>;
+  /**
+   * Lists the files in model.json's folder, relative to it, model.json included: every
+   * member below that folder in a zip, and the files directly in it on disk.
+   */
+  listFiles: () => Promise<string[]>;
   readShard: (path: string) => Promise<Uint8Array>;
 }
 
@@ -71,6 +76,11 @@ export async function withTfjsFolder<T>(
     modelJsonPath: modelJsonName,
     readModelJson: () => readCapped(join(folder, modelJsonName), MAX_JSON_MEMBER_BYTES, filename, modelJsonName),
     shardSize: sizeOf,
+    listFiles: async () => {
+      const entries = await readdir(join(folder, posix.dirname(modelJsonName)), { withFileTypes: true });
+      const prefix = posix.dirname(modelJsonName);
+      return entries.filter((entry) => entry.isFile()).map((entry) => (prefix === '.' ? entry.name : posix.join(prefix, entry.name)));
+    },
     readShard: async (path) => readCapped(join(folder, path), Number.MAX_SAFE_INTEGER, filename, path),
   });
 }
@@ -112,6 +122,11 @@ export async function withTfjsZip<T>(
         return archive.read(modelJsonEntry);
       },
       shardSize: async (shard) => archive.find(memberName(shard))?.uncompressedSize ?? null,
+      listFiles: async () =>
+        archive.entries
+          .map((entry) => entry.name)
+          .filter((name) => !name.endsWith('/') && (folder === '.' || name.startsWith(`${folder}/`)))
+          .map((name) => (folder === '.' ? name : name.slice(folder.length + 1))),
       readShard: async (shard) => {
         const entry = archive.find(memberName(shard));
         if (entry === undefined) {

@@ -1,7 +1,7 @@
 // Reads a TF.js layers model: `model.json` and its weight shards, from a folder, a lone
 // `model.json` with its shards beside it, or a zip archive of them.
 import { open, stat } from 'node:fs/promises';
-import { basename, dirname } from 'node:path';
+import { basename, dirname, posix } from 'node:path';
 
 import { CentroidError } from '@centroid/contracts';
 
@@ -58,18 +58,26 @@ async function startsWithZipSignature(path: string): Promise<boolean> {
 export async function readManifest(container: TfjsContainer, filename: string) {
   const modelJson = parseJsonObject(await container.readModelJson(), filename, container.modelJsonPath);
   const parsed = parseModelJson(modelJson, filename);
+  const listedShards = new Set(parsed.weightGroups.flatMap((group) => group.paths.map((shard) => posix.normalize(shard))));
   for (const [groupIndex, group] of parsed.weightGroups.entries()) {
-    await checkShardSizes(container, group, groupIndex, filename);
+    await checkShardSizes(container, group, groupIndex, filename, listedShards);
   }
   return { modelJson, ...parsed };
 }
 
-async function checkShardSizes(container: TfjsContainer, group: TfjsWeightGroup, groupIndex: number, filename: string): Promise<void> {
+async function checkShardSizes(
+  container: TfjsContainer,
+  group: TfjsWeightGroup,
+  groupIndex: number,
+  filename: string,
+  listedShards: ReadonlySet<string>,
+): Promise<void> {
   let total = 0;
   for (const shard of group.paths) {
     const size = await container.shardSize(shard);
     if (size === null) {
-      throw new CentroidError('MODEL_INVALID', `${filename}: the weight shard "${shard}" that model.json lists is missing.`, {
+      const unlisted = await describeUnlistedFiles(container, listedShards);
+      throw new CentroidError('MODEL_INVALID', `${filename}: the weight shard "${shard}" that model.json lists is missing. ${unlisted}`, {
         file: filename,
       });
     }
@@ -84,6 +92,16 @@ async function checkShardSizes(container: TfjsContainer, group: TfjsWeightGroup,
       { file: filename },
     );
   }
+}
+
+/** Describes the files beside model.json that its manifest does not list, which are often shards under another name. */
+async function describeUnlistedFiles(container: TfjsContainer, listedShards: ReadonlySet<string>): Promise<string> {
+  const modelJson = posix.basename(container.modelJsonPath);
+  const unlisted = (await container.listFiles()).filter((name) => name !== modelJson && !listedShards.has(posix.normalize(name)));
+  if (unlisted.length === 0) return 'No other file came with model.json.';
+  const shown = unlisted.slice(0, 10).map((name) => JSON.stringify(name));
+  const more = unlisted.length > shown.length ? ` and ${unlisted.length - shown.length} more` : '';
+  return `Files that came with model.json but are not in its weights manifest: ${shown.join(', ')}${more}. Name each shard as model.json lists it.`;
 }
 
 async function readGroupBytes(container: TfjsContainer, group: TfjsWeightGroup): Promise<Buffer> {
