@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 
 import * as tf from '@tensorflow/tfjs';
@@ -11,6 +12,19 @@ import { fixture, maxAbsoluteDifference, temporaryFolder } from './helpers.js';
 import { loadTfjsZip, predictValues, saveTfjsFolder } from './tfjs-helpers.js';
 
 import type { ModelFile } from '../src/index.js';
+
+/** The Keras 2 and Keras 3 fixtures of packages/examples, written by make_format_fixtures.py. */
+const FORMATS = fileURLToPath(new URL('../../examples/fixtures/formats/', import.meta.url));
+
+interface WrittenTrainingConfig {
+  loss: unknown;
+  optimizer_config: { class_name: string; config: Record<string, unknown> };
+}
+
+async function writtenTrainingConfig(outPath: string): Promise<WrittenTrainingConfig | undefined> {
+  const members = await readTestZip(outPath);
+  return (JSON.parse(new TextDecoder().decode(members['model.json'])) as { trainingConfig?: WrittenTrainingConfig }).trainingConfig;
+}
 
 function quantise(values: Float32Array, step = 0.125): Float32Array {
   return values.map((value) => Math.round(value / step) * step);
@@ -116,5 +130,43 @@ describe('writing TF.js layers models', () => {
         `${name}: WEIGHTS_NARROWED warning`,
       );
     }
+  });
+
+  test('keeps a Custom>Adam training config', async (t) => {
+    const source = await readKerasH5(join(FORMATS, 'keras2/nested-sequential.h5'));
+    const outPath = join(await temporaryFolder(t), 'model.tfjs.zip');
+    const { warnings } = await writeTfjsModel(source, outPath, new Map());
+
+    assert.deepEqual(warnings, []);
+    const trainingConfig = await writtenTrainingConfig(outPath);
+    assert.equal(trainingConfig?.optimizer_config.class_name, 'Adam');
+    assert.equal(trainingConfig?.loss, 'categorical_crossentropy');
+    const loaded = await loadTfjsZip(outPath);
+    assert.ok(loaded.optimizer !== undefined && loaded.optimizer !== null, 'tf.loadLayersModel compiled the model');
+    assert.equal(loaded.optimizer.getConfig().learningRate, source.trainingConfig?.optimizer_config?.config.learning_rate);
+    loaded.dispose();
+  });
+
+  test('spells out the loss mse', async (t) => {
+    const source = await readKerasH5(join(FORMATS, 'keras3/batch-norm.h5'));
+    const outPath = join(await temporaryFolder(t), 'model.tfjs.zip');
+    const { warnings } = await writeTfjsModel(source, outPath, new Map());
+
+    assert.deepEqual(warnings, []);
+    assert.equal(source.trainingConfig?.loss, 'mse');
+    assert.equal((await writtenTrainingConfig(outPath))?.loss, 'mean_squared_error');
+  });
+
+  test('explains a training config without optimizer', async (t) => {
+    const source = await readKerasArchive(join(FORMATS, 'keras3/float16.keras'));
+    const outPath = join(await temporaryFolder(t), 'model.tfjs.zip');
+    const { warnings } = await writeTfjsModel(source, outPath, new Map());
+
+    assert.equal(await writtenTrainingConfig(outPath), undefined);
+    assert.equal(warnings.length, 1);
+    assert.equal(warnings[0]?.code, 'TRAINING_CONFIG_DROPPED');
+    assert.match(warnings[0]!.message, /float16\.keras was saved without an optimizer/);
+    assert.match(warnings[0]!.message, /The loss \(mse\) and metrics are not kept; compile the model after loading it/);
+    assert.doesNotMatch(warnings[0]!.message, /Cannot convert/);
   });
 });

@@ -14,6 +14,7 @@ import { toLayersModel } from '../keras-h5/to-layers-model.js';
 import { quantize } from './affine-quantization.js';
 import { withTfjsFolder, withTfjsZip, MODEL_JSON } from './container.js';
 import { readTfjsModel } from './read.js';
+import { translateTrainingConfig } from './training-config.js';
 
 import type { ZipMember } from '../archive/write-zip.js';
 import type { WeightEntry } from '../keras-h5/types.js';
@@ -170,7 +171,7 @@ async function convertToTfjs(source: ModelFile, outPath: string, replacements: M
       modelTopology: tfjsTopology(source),
       weightsManifest: [{ paths: [CONVERTED_SHARD], weights: specs }],
     };
-    const trainingConfig = loadableTrainingConfig(model, source, warnings);
+    const trainingConfig = translateTrainingConfig(model, source, warnings);
     if (trainingConfig !== null) {
       modelJson.trainingConfig = trainingConfig;
     }
@@ -194,27 +195,4 @@ function tfjsTopology(source: ModelFile): Record<string, unknown> {
   const { topology } = translateModelConfig(source.modelConfig);
   const { class_name: className, config } = topology;
   return { class_name: className, config, keras_version: source.kerasVersion ?? `tfjs-layers ${tf.version.tfjs}`, backend: 'tensor_flow.js' };
-}
-
-/**
- * Returns the source's training config when TF.js can compile the model with it, as
- * tf.loadLayersModel does on load; otherwise null, with the warning TRAINING_CONFIG_DROPPED.
- */
-function loadableTrainingConfig(model: tf.LayersModel, source: ModelFile, warnings: WriteWarning[]): Record<string, unknown> | null {
-  if (source.trainingConfig === null) {
-    return null;
-  }
-  const trainingConfig = { ...source.trainingConfig } as Record<string, unknown>;
-  try {
-    model.loadTrainingConfig(trainingConfig as unknown as Parameters<tf.LayersModel['loadTrainingConfig']>[0]);
-    return trainingConfig;
-  } catch (error) {
-    warnings.push({
-      code: 'TRAINING_CONFIG_DROPPED',
-      message:
-        `The training config of ${source.filename} was left out of model.json because TF.js cannot compile the model with it ` +
-        `(${error instanceof Error ? error.message.split('\n')[0] : String(error)}). Compile the model after loading it.`,
-    });
-    return null;
-  }
 }
