@@ -54,7 +54,7 @@ async function formatFixtures(): Promise<FormatFixture[]> {
   return manifest.fixtures;
 }
 
-/** Returns the model config that a `.h5` file of the formats fixtures holds, read by the project's own reader. */
+/** Returns the model config of a formats fixture, read by the project's own reader. */
 async function configOf(file: string): Promise<KerasModelConfig> {
   return (await readModel(join(formatsFolder, file))).modelConfig;
 }
@@ -254,7 +254,38 @@ describe('translating configs to Keras 3', () => {
   });
 });
 
-/** Replaces every weight of two or more dimensions by the nearest of 8 evenly spaced values, as 8-cluster weight clustering would. */
+/**
+ * Builds tf_keras models with the layer types that the formats fixtures lack, saves each
+ * as `.h5` in the folder given as argument, and writes `cases.json` with each file, its
+ * inputs and tf_keras's outputs. GlobalAveragePooling3D, ZeroPadding1D/3D,
+ * SeparableConv1D and GlobalMaxPooling3D are left out because TF.js 4.22 cannot build them.
+ */
+const MAKE_LAYER_MODELS_PY = `
+import json, os, sys
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+import numpy as np
+import tf_keras as keras
+L = keras.layers
+folder = sys.argv[1]
+rng = np.random.default_rng(0)
+image = keras.Sequential([L.InputLayer(input_shape=(8, 8, 3)), L.Conv2D(4, 3, activation="relu"), L.ZeroPadding2D(1),
+    L.SeparableConv2D(5, 3, padding="same"), L.MaxPooling2D(2), L.Conv2DTranspose(3, 2, strides=2), L.AveragePooling2D(2),
+    L.LayerNormalization(), L.Dropout(0.3), L.Flatten(), L.Dense(3)], name="image")
+sequence = keras.Sequential([L.InputLayer(input_shape=(12, 4)), L.Conv1D(6, 3), L.MaxPooling1D(2), L.AveragePooling1D(1),
+    L.SimpleRNN(5, return_sequences=True), L.GlobalAveragePooling1D(), L.Dense(2)], name="sequence")
+volume = keras.Sequential([L.InputLayer(input_shape=(4, 4, 4, 2)), L.Conv3D(3, 2), L.MaxPooling3D(1), L.AveragePooling3D(1),
+    L.Flatten(), L.Dense(2)], name="volume")
+cases = []
+for model in [image, sequence, volume]:
+    x = rng.normal(size=(3,) + model.input_shape[1:]).astype("float32")
+    path = os.path.join(folder, model.name + ".h5")
+    model.save(path)
+    cases.append({"file": path, "inputs": x.tolist(), "outputs": model.predict(x, verbose=0).astype("float64").tolist()})
+with open(os.path.join(folder, "cases.json"), "w") as file:
+    json.dump(cases, file)
+`;
+
+/** Replaces every weight of two or more dimensions by the nearest of 8 evenly spaced values, which stands in for 8-cluster weight clustering. */
 function clusterKernels(file: ModelFile): Map<string, Float32Array> {
   const replacements = new Map<string, Float32Array>();
   for (const weight of file.weights.filter((entry) => entry.shape.length >= 2)) {
@@ -366,6 +397,32 @@ describe('converted .keras archives in Keras 3', { skip: pythonSkipReason() }, (
       const keras = (result?.outputs ?? []).flat(Infinity) as number[];
       const difference = maxAbsoluteDifference(keras, engine);
       assert.ok(difference < 1e-4, `${fixture.file}: Keras 3 and the engine differ by ${difference}`);
+    }
+  });
+
+  test('other layer types round-trip', { timeout: 10 * 60_000 }, async (t) => {
+    const folder = await temporaryFolder(t);
+    const script = join(folder, 'make_models.py');
+    await writeFile(script, MAKE_LAYER_MODELS_PY);
+    await runVenvPython(script, [folder]);
+    const cases = await readJson<{ file: string; inputs: unknown[]; outputs: number[][] }[]>(join(folder, 'cases.json'));
+    assert.equal(cases.length, 3);
+
+    const requests = [];
+    for (const { file, inputs } of cases) {
+      const outPath = file.replace(/\.h5$/, '.keras');
+      await writeModel(await readModel(file), 'keras', outPath, new Map());
+      requests.push({ model: outPath, keras: 3, inputs, input_dtype: 'float32' });
+    }
+    const requestsPath = join(folder, 'requests.json');
+    await writeFile(requestsPath, JSON.stringify(requests));
+    const results = JSON.parse(await runVenvPython(predictScript, ['--requests', requestsPath])) as { outputs?: number[][]; error?: string }[];
+
+    for (const [index, { file, outputs }] of cases.entries()) {
+      const result = results[index];
+      assert.equal(result?.error, undefined, `${file}: Keras 3 failed: ${result?.error}`);
+      const difference = maxAbsoluteDifference((result?.outputs ?? []).flat(), outputs.flat());
+      assert.ok(difference < 1e-4, `${file}: Keras 3 and tf_keras differ by ${difference}`);
     }
   });
 

@@ -40,11 +40,12 @@ const LAYER_ARGUMENTS_TO_DROP: Record<string, string[]> = {
   Conv1D: [],
   Conv2D: [],
   Conv3D: [],
-  Conv2DTranspose: [],
-  // tf_keras writes Conv2D's `groups`, which the Keras 3 DepthwiseConv2D constructor rejects.
+  // tf_keras writes Conv2D's `groups` for these, which their Keras 3 constructors reject.
+  Conv2DTranspose: ['groups'],
   DepthwiseConv2D: ['groups'],
-  SeparableConv1D: ['groups'],
-  SeparableConv2D: ['groups'],
+  // tf_keras also writes the unused `kernel_*` arguments of Conv for separable convolutions.
+  SeparableConv1D: ['groups', 'kernel_initializer', 'kernel_regularizer', 'kernel_constraint'],
+  SeparableConv2D: ['groups', 'kernel_initializer', 'kernel_regularizer', 'kernel_constraint'],
   // `fused`, `virtual_batch_size` and `adjustment` exist only in Keras 2.
   BatchNormalization: ['fused', 'virtual_batch_size', 'adjustment'],
   LayerNormalization: [],
