@@ -108,6 +108,23 @@ describe('rejecting bad .keras archives', () => {
     await assertRejects(path, 'MODEL_INVALID', /"\.\.\/escape\.txt".*"\.\." segment/);
   });
 
+  // The same member-name check as for NPZ datasets, with the same reasons.
+  for (const [name, reason] of [
+    ['data/../../escape.txt', 'the name contains a ".." segment'],
+    ['..\\escape.txt', 'the name contains a ".." segment'],
+    ['/etc/escape.txt', 'the name is an absolute path'],
+    ['\\\\server\\share\\escape.txt', 'the name is an absolute path'],
+    ['C:/escape.txt', 'the name is an absolute path'],
+    ['escape\u0000.txt', 'the name contains a NUL character'],
+  ]) {
+    test(`member named ${JSON.stringify(name)}`, async (t) => {
+      const path = await editedArchive(t, (members) => {
+        members[name as string] = new Uint8Array([1]);
+      });
+      await assertRejects(path, 'MODEL_INVALID', new RegExp(`is rejected because ${(reason as string).replace(/[.]/g, '\\.')}\\.`));
+    });
+  }
+
   test('member with an absolute path', async (t) => {
     const path = await editedArchive(t, (members) => {
       members['/etc/passwd'] = new Uint8Array([1]);

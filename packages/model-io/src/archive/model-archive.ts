@@ -7,7 +7,7 @@ import { crc32 } from 'node:zlib';
 
 import { CentroidError, isCentroidError } from '@centroid/contracts';
 
-import { locateEntryData, readZipDirectory, streamEntry } from '../zip.js';
+import { locateEntryData, readZipDirectory, streamEntry, unsafeEntryNameReason } from '../zip.js';
 
 import type { FileHandle } from 'node:fs/promises';
 import type { ZipEntry } from '../zip.js';
@@ -32,26 +32,6 @@ export interface ModelArchive {
   find: (name: string) => ZipEntry | undefined;
   /** Reads and checks the uncompressed bytes of a member. */
   read: (entry: ZipEntry) => Promise<Uint8Array>;
-}
-
-/**
- * Returns why a member name cannot be used as a relative path, or null when it can:
- * an empty name, a NUL character, an absolute path or drive prefix, or a `..` segment.
- */
-export function unsafeMemberNameReason(name: string): string | null {
-  if (name === '') {
-    return 'the name is empty';
-  }
-  if (name.includes('\0')) {
-    return 'the name contains a NUL character';
-  }
-  if (name.startsWith('/') || name.startsWith('\\') || /^[A-Za-z]:/.test(name)) {
-    return 'the name is an absolute path';
-  }
-  if (name.split(/[/\\]/).includes('..')) {
-    return 'the name contains a ".." segment';
-  }
-  return null;
 }
 
 /** Builds the MODEL_INVALID error for a damaged or hostile archive. */
@@ -82,7 +62,7 @@ function escapeRegExp(text: string): string {
 function checkMemberNames(entries: ZipEntry[], filename: string, kind: string): void {
   const seen = new Set<string>();
   for (const entry of entries) {
-    const reason = unsafeMemberNameReason(entry.name);
+    const reason = unsafeEntryNameReason(entry.name);
     if (reason !== null) {
       throw invalidModelArchive(filename, kind, `member ${JSON.stringify(entry.name)} is rejected because ${reason}.`);
     }
