@@ -102,6 +102,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     throw new UsageError(`--data and --${npyFiles[0]!.option} both give a dataset; use either one NPZ or the .npy files`, RUN_USAGE);
   }
   let datasetPath = values.data === undefined ? null : await requireInputFile(values.data, '--data');
+  let datasetFilename = datasetPath === null ? null : path.basename(datasetPath);
   const resultPath = values.result === undefined ? undefined : await requireOutputPath(values.result, '--result');
 
   const base: Record<string, unknown> =
@@ -156,6 +157,8 @@ export async function runCommand(argv: string[]): Promise<number> {
   try {
     if (npyFiles.length > 0) {
       datasetPath = path.join(workDir, 'dataset.npz');
+      // Messages name the files the user gave, not the NPZ packed from them.
+      datasetFilename = `.npy files ${npyFiles.map((file) => `${file.key} (${path.basename(file.path)})`).join(', ')}`;
       await packNpyFiles(
         datasetPath,
         npyFiles.map((file) => ({ name: params.dataset[file.key], path: file.path })),
@@ -175,7 +178,7 @@ export async function runCommand(argv: string[]): Promise<number> {
         modelPath: packedModelPath,
         modelFilename: path.basename(modelPath),
         datasetPath,
-        datasetFilename: datasetPath === null ? null : path.basename(datasetPath),
+        datasetFilename,
         params,
         outDir,
       },

@@ -77,9 +77,10 @@ describe('centroid run with model formats', () => {
   });
 
   it('rejects an unsupported conversion', async () => {
-    const run = await centroid(['run', fixturePath('tiny-cnn.h5'), '--number-of-clusters', '3', '--output-format', 'keras'], dir);
+    // h5wasm cannot create float16 datasets, so float16 weights cannot go into a .keras archive.
+    const run = await centroid(['run', fixturePath('formats/keras2/float16.h5'), '--number-of-clusters', '3', '--output-format', 'keras'], dir);
     assert.notEqual(run.code, 0);
-    assert.match(run.stderr, /output_format "keras"/);
+    assert.match(run.stderr, /output_format "keras": float16\.h5 has float16 weights/);
   });
 
   it('converts a .keras model into .h5', async () => {

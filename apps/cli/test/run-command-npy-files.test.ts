@@ -126,4 +126,26 @@ describe('centroid run with .npy files', () => {
     assert.equal(run.code, 1);
     assert.match(run.stderr, /error DATASET_INVALID: short\.npy: array "x_test" has 1020 bytes of values, but its header declares shape \(4, 8, 8, 1\) of float32, which needs 1024 bytes/);
   });
+
+  it('names the files in dataset errors', async () => {
+    await writeFile(file('three-labels.npy'), encodeNpy({ dtype: '|u1', shape: [3], data: Uint8Array.from([0, 1, 2]) }));
+    const run = await centroid([
+      'run',
+      fixturePath('tiny-cnn.h5'),
+      '--x-test-file',
+      file('x_test.npy'),
+      '--y-test-file',
+      file('three-labels.npy'),
+      '--epochs',
+      '0',
+      '--number-of-clusters',
+      '4',
+      '--out',
+      file('never.h5'),
+    ]);
+
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /\.npy files x_test \(x_test\.npy\), y_test \(three-labels\.npy\)/);
+    assert.doesNotMatch(run.stderr, /dataset\.npz/);
+  });
 });
