@@ -38,8 +38,8 @@ export function translateTrainingConfig(model: tf.LayersModel, source: ModelFile
     warnings.push({
       code: 'TRAINING_CONFIG_DROPPED',
       message:
-        `model.json has no training config, because ${source.filename} was saved without an optimizer and TF.js needs one ` +
-        `to compile a model on load. The loss (${loss}) and metrics are not kept; compile the model after loading it.`,
+        `model.json has no training config, because the training config of ${source.filename} names no optimizer and TF.js ` +
+        `needs one to compile a model on load. The loss (${loss}) and metrics are not kept; compile the model after loading it.`,
     });
     return null;
   }
