@@ -31,8 +31,12 @@ export interface ZipMember {
   name: string;
   data: Uint8Array;
   method: 0 | 8;
+  /** Deflate stream written as is in place of `data` deflated; give `declaredSize` and `crc` with it. */
+  deflated?: Uint8Array;
   /** Uncompressed size written to the headers; defaults to the true size. */
   declaredSize?: number;
+  /** CRC-32 written to the headers; defaults to the true CRC. */
+  crc?: number;
 }
 
 /** Builds a plain (not Zip64) zip archive of the members, with their names as given. */
@@ -43,8 +47,8 @@ export function buildZip(members: ZipMember[]): Uint8Array {
 
   for (const member of members) {
     const name = Buffer.from(member.name);
-    const stored = member.method === 8 ? deflateSync(member.data) : member.data;
-    const crc = crc32(member.data);
+    const stored = member.deflated ?? (member.method === 8 ? deflateSync(member.data) : member.data);
+    const crc = member.crc ?? crc32(member.data);
     const size = member.declaredSize ?? member.data.length;
 
     const local = new Uint8Array(30 + name.length + stored.length);

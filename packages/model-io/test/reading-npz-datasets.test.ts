@@ -4,12 +4,13 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { describe, test } from 'node:test';
 
-import { Deflate, deflateSync } from 'fflate';
+import { Deflate } from 'fflate';
 
 import { isCentroidError } from '@centroid/contracts';
 
 import { readNpz, readNpzArrayNames } from '../src/index.js';
 import { runInChild } from '../src/isolation/run-in-child.js';
+import { buildNpy, buildZip, type ZipMember } from './archive-builders.js';
 import { fixture, temporaryFolder } from './helpers.js';
 
 import type { TestContext } from 'node:test';
@@ -40,83 +41,6 @@ const EXPECTED: Record<string, { dtype: string; shape: number[]; type: string; v
   scalar: { dtype: 'float64', shape: [], type: 'Float64Array', values: [3.5] },
   empty: { dtype: 'float32', shape: [0, 3], type: 'Float32Array', values: [] },
 };
-
-/** Builds an `.npy` file (format 1.0) from a header dict literal and raw values. */
-function buildNpy(header: string, data: Uint8Array): Uint8Array {
-  const unpadded = 10 + header.length + 1;
-  const text = header + ' '.repeat((64 - (unpadded % 64)) % 64) + '\n';
-  const bytes = new Uint8Array(10 + text.length + data.length);
-  bytes.set([0x93, ...Buffer.from('NUMPY'), 1, 0]);
-  new DataView(bytes.buffer).setUint16(8, text.length, true);
-  bytes.set(Buffer.from(text, 'latin1'), 10);
-  bytes.set(data, 10 + text.length);
-  return bytes;
-}
-
-interface ZipMember {
-  name: string;
-  data: Uint8Array;
-  method: 0 | 8;
-  /** Deflate stream written as is in place of `data` deflated; give `declaredSize` and `crc` with it. */
-  deflated?: Uint8Array;
-  /** Uncompressed size written to the headers; defaults to the true size. */
-  declaredSize?: number;
-  /** CRC-32 written to the headers; defaults to the true CRC. */
-  crc?: number;
-}
-
-/** Builds a plain (not Zip64) zip archive whose headers may lie, for the bad-input tests. */
-function buildZip(members: ZipMember[]): Uint8Array {
-  const locals: Uint8Array[] = [];
-  const centrals: Uint8Array[] = [];
-  let offset = 0;
-
-  for (const member of members) {
-    const name = Buffer.from(member.name);
-    const stored = member.deflated ?? (member.method === 8 ? deflateSync(member.data) : member.data);
-    const crc = member.crc ?? crc32(member.data);
-    const size = member.declaredSize ?? member.data.length;
-
-    const local = new Uint8Array(30 + name.length + stored.length);
-    const localView = new DataView(local.buffer);
-    localView.setUint32(0, 0x04034b50, true);
-    localView.setUint16(4, 20, true);
-    localView.setUint16(8, member.method, true);
-    localView.setUint32(14, crc, true);
-    localView.setUint32(18, stored.length, true);
-    localView.setUint32(22, size, true);
-    localView.setUint16(26, name.length, true);
-    local.set(name, 30);
-    local.set(stored, 30 + name.length);
-
-    const central = new Uint8Array(46 + name.length);
-    const centralView = new DataView(central.buffer);
-    centralView.setUint32(0, 0x02014b50, true);
-    centralView.setUint16(4, 20, true);
-    centralView.setUint16(6, 20, true);
-    centralView.setUint16(10, member.method, true);
-    centralView.setUint32(16, crc, true);
-    centralView.setUint32(20, stored.length, true);
-    centralView.setUint32(24, size, true);
-    centralView.setUint16(28, name.length, true);
-    centralView.setUint32(42, offset, true);
-    central.set(name, 46);
-
-    locals.push(local);
-    centrals.push(central);
-    offset += local.length;
-  }
-
-  const directorySize = centrals.reduce((sum, central) => sum + central.length, 0);
-  const end = new Uint8Array(22);
-  const endView = new DataView(end.buffer);
-  endView.setUint32(0, 0x06054b50, true);
-  endView.setUint16(8, members.length, true);
-  endView.setUint16(10, members.length, true);
-  endView.setUint32(12, directorySize, true);
-  endView.setUint32(16, offset, true);
-  return Buffer.concat([...locals, ...centrals, end]);
-}
 
 const float32Npy = (values: number[], shape = `(${values.length},)`) =>
   buildNpy(`{'descr': '<f4', 'fortran_order': False, 'shape': ${shape}, }`, new Uint8Array(new Float32Array(values).buffer));
