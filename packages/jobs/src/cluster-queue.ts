@@ -3,6 +3,7 @@
 import { ClusterJobDataSchema, type ClusterJobData } from '@centroid/contracts';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { countJobsByState, countJobsIn } from './queue-counts.js';
 import { withRedis } from './redis-connection.js';
 
 /** Name of the queue when none is configured. */
@@ -55,13 +56,12 @@ export class ClusterQueue {
 
   /** Counts jobs that are waiting or running. */
   async countPending(): Promise<number> {
-    const counts = await withRedis('count queued jobs', () => this.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized'));
-    return Object.values(counts).reduce((sum, count) => sum + count, 0);
+    return countJobsIn(this.queue, ['waiting', 'active', 'delayed', 'prioritized']);
   }
 
   /** Counts the queue's jobs in each state: waiting, active, delayed, prioritized, completed and failed. */
-  async countByState(): Promise<Record<string, number>> {
-    return withRedis('count queued jobs', () => this.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed'));
+  countByState(): Promise<Record<string, number>> {
+    return countJobsByState(this.queue);
   }
 
   /** Deletes every key of the queue. Meant for tests that own their queue. */

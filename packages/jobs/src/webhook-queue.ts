@@ -4,6 +4,7 @@
 import { WebhookDeliveryDataSchema, type WebhookDeliveryData } from '@centroid/contracts';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { countJobsByState, countJobsIn } from './queue-counts.js';
 import { withRedis } from './redis-connection.js';
 
 /** Name of the webhook queue when none is configured. */
@@ -56,13 +57,12 @@ export class WebhookQueue {
 
   /** Counts deliveries that are waiting, running or waiting for a retry. */
   async countPending(): Promise<number> {
-    const counts = await withRedis('count webhook deliveries', () => this.queue.getJobCounts('waiting', 'active', 'delayed'));
-    return Object.values(counts).reduce((sum, count) => sum + count, 0);
+    return countJobsIn(this.queue, ['waiting', 'active', 'delayed']);
   }
 
   /** Counts the queue's jobs in each state: waiting, active, delayed, prioritized, completed and failed. */
-  async countByState(): Promise<Record<string, number>> {
-    return withRedis('count queued jobs', () => this.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed'));
+  countByState(): Promise<Record<string, number>> {
+    return countJobsByState(this.queue);
   }
 
   /** Deletes every key of the queue. Meant for tests that own their queue. */
