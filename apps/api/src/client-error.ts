@@ -1,6 +1,6 @@
-// Responds to requests that Node's HTTP parser rejects before Fastify routes them (headers too
-// large, a malformed request line, a body cut short) with the same problem+json body as every
-// other error, written straight to the socket because no request object exists yet.
+// Responds with problem+json to requests that Node's HTTP parser rejects before Fastify routes
+// them: headers too large, a malformed request line, a body cut short. No request object exists
+// yet, so the response is written straight to the socket.
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { CentroidError, toProblem } from '@centroid/contracts';

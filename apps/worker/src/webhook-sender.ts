@@ -148,7 +148,7 @@ export class WebhookSender {
     // The delivery ends here with an outcome, on the last attempt, or not at all when a retry follows.
     const aborted = result.outcome === 'aborted';
     const ending = aborted ? null : (result.outcome ?? (attemptNumber >= maxAttempts ? 'attempts_exhausted' : null));
-    // Counted before the job shows the attempt, so a client that sees it also sees the count.
+    // Counted before the job record shows the attempt, so a client that reads the attempt also finds it counted.
     if (ending !== null) await this.options.counters.recordWebhookOutcome(ending);
 
     const current = await store.get(data.jobId);
