@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import type { Job, Problem } from '@centroid/contracts';
+import type { Job } from '@centroid/contracts';
 import { readKerasArchive, readModel, unpackTfjsModel, writeTfjsModel } from '@centroid/model-io';
 import { createApiFixture, type ApiFixture } from './api-fixture.js';
-import { buildMultipart, type PartSpec } from './multipart-body.js';
+import { createSubmissionChecks } from './submission-checks.js';
+import type { PartSpec } from './multipart-body.js';
 
 // Keras 3 .keras archives from model-io's fixtures: convolution and Dense layers (30 KB), and Dense layers in float16 (15 KB).
 const CONVOLUTIONAL = fileURLToPath(new URL('../../../packages/model-io/test/fixtures/archive-convolutional.keras', import.meta.url));
@@ -23,7 +24,6 @@ describe('POST /v1/jobs with .keras and TF.js models', () => {
   /** A zipped TF.js model and the same model unpacked into a folder. */
   let tfjsZip: string;
   let tfjsFolder: string;
-  const acceptedJobIds = new Set<string>();
 
   before(async () => {
     fixture = await createApiFixture();
@@ -39,26 +39,7 @@ describe('POST /v1/jobs with .keras and TF.js models', () => {
     await rm(workDir, { recursive: true, force: true });
   });
 
-  async function submit(parts: PartSpec[]) {
-    const body = buildMultipart(parts);
-    const response = await fixture.app.inject({ method: 'POST', url: '/v1/jobs', payload: body.payload, headers: body.headers });
-    if (response.statusCode === 202) acceptedJobIds.add(response.json<Job>().id);
-    return response;
-  }
-
-  async function strayUploadFolders(): Promise<string[]> {
-    const folders = await readdir(path.join(fixture.dataDir, 'uploads')).catch(() => []);
-    return folders.filter((folder) => !acceptedJobIds.has(folder));
-  }
-
-  async function assertProblem(response: Awaited<ReturnType<typeof submit>>, status: number, code: string, field: string): Promise<Problem> {
-    assert.equal(response.statusCode, status, response.body);
-    const problem = response.json<Problem>();
-    assert.equal(problem.code, code, problem.detail);
-    assert.equal(problem.field, field);
-    assert.deepEqual(await strayUploadFolders(), [], 'rejected uploads are removed');
-    return problem;
-  }
+  const { submit, assertProblem } = createSubmissionChecks(() => fixture);
 
   async function shardParts(): Promise<PartSpec[]> {
     const modelJson = JSON.parse(await readFile(path.join(tfjsFolder, 'model.json'), 'utf8')) as { weightsManifest: { paths: string[] }[] };

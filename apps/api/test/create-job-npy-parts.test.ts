@@ -2,11 +2,12 @@ import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Job, Problem } from '@centroid/contracts';
+import type { Job } from '@centroid/contracts';
 import { encodeNpy, encodeNpz } from '@centroid/examples';
 import { readNpz } from '@centroid/model-io';
 import { MAX_DATASET_BYTES, createApiFixture, type ApiFixture } from './api-fixture.js';
-import { buildMultipart, kerasModel, type PartSpec } from './multipart-body.js';
+import { createSubmissionChecks } from './submission-checks.js';
+import { kerasModel, type PartSpec } from './multipart-body.js';
 
 /** Builds an `.npy` file (format 1.0) from a header dict literal and raw values. */
 function buildNpy(header: string, data: Uint8Array): Uint8Array {
@@ -41,7 +42,6 @@ function labelsPart(name: string, labels: number[], filename = `${name}.npy`): P
 
 describe('POST /v1/jobs with .npy parts', () => {
   let fixture: ApiFixture;
-  const acceptedJobIds = new Set<string>();
 
   before(async () => {
     fixture = await createApiFixture();
@@ -49,26 +49,7 @@ describe('POST /v1/jobs with .npy parts', () => {
 
   after(() => fixture.close());
 
-  async function submit(parts: PartSpec[]) {
-    const body = buildMultipart(parts);
-    const response = await fixture.app.inject({ method: 'POST', url: '/v1/jobs', payload: body.payload, headers: body.headers });
-    if (response.statusCode === 202) acceptedJobIds.add(response.json<Job>().id);
-    return response;
-  }
-
-  async function strayUploadFolders(): Promise<string[]> {
-    const folders = await readdir(path.join(fixture.dataDir, 'uploads')).catch(() => []);
-    return folders.filter((folder) => !acceptedJobIds.has(folder));
-  }
-
-  async function assertProblem(response: Awaited<ReturnType<typeof submit>>, status: number, code: string, field: string): Promise<Problem> {
-    assert.equal(response.statusCode, status, response.body);
-    const problem = response.json<Problem>();
-    assert.equal(problem.code, code, problem.detail);
-    assert.equal(problem.field, field);
-    assert.deepEqual(await strayUploadFolders(), [], 'rejected uploads are removed');
-    return problem;
-  }
+  const { submit, assertProblem } = createSubmissionChecks(() => fixture);
 
   it('packs four parts into one NPZ', async () => {
     const response = await submit([
