@@ -1,25 +1,11 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { MetricsSchema } from '@centroid/contracts';
 import { fixturePath } from '@centroid/examples';
-
-const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
-
-function centroid(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', MAIN, ...args],
-      { env: { ...process.env, CENTROID_BACKEND: 'cpu' }, timeout: 120_000 },
-      (error, stdout, stderr) => resolve({ code: error === null ? 0 : ((error as { code?: number }).code ?? 1), stdout, stderr }),
-    );
-  });
-}
+import { centroid } from './run-cli.js';
 
 describe('centroid run with layers rules', () => {
   let dir: string;

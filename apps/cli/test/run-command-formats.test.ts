@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,34 +7,16 @@ import { after, before, describe, it } from 'node:test';
 import { fixturePath } from '@centroid/examples';
 import type { Metrics } from '@centroid/contracts';
 import { packTfjsModel, readKerasArchive, readModel, unpackTfjsModel, writeTfjsModel } from '@centroid/model-io';
+import { REPOSITORY_ROOT, centroid as runCentroid, type CliResult } from './run-cli.js';
 
-const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
-const REPOSITORY_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 // A Keras 3 .keras archive of convolution and Dense layers, from model-io's fixtures.
 const KERAS_ARCHIVE = fileURLToPath(new URL('../../../packages/model-io/test/fixtures/archive-convolutional.keras', import.meta.url));
 // A TF.js folder (model.json and one shard) of Dense and BatchNormalization layers.
 const TFJS_FOLDER = fileURLToPath(new URL('../../../packages/examples/fixtures/formats/keras2/batch-norm.tfjs', import.meta.url));
 
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs the CLI as `pnpm centroid` does from `workingDirectory`, so default output paths land there. */
 function centroid(args: string[], workingDirectory: string): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', MAIN, ...args],
-      {
-        cwd: REPOSITORY_ROOT,
-        env: { ...process.env, CENTROID_BACKEND: 'cpu', npm_lifecycle_event: 'centroid', INIT_CWD: workingDirectory },
-        timeout: 120_000,
-      },
-      (error, stdout, stderr) => resolve({ code: error === null ? 0 : ((error as { code?: number }).code ?? 1), stdout, stderr }),
-    );
-  });
+  return runCentroid(args, { cwd: REPOSITORY_ROOT, env: { npm_lifecycle_event: 'centroid', INIT_CWD: workingDirectory } });
 }
 
 describe('centroid run with model formats', () => {

@@ -1,34 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { MetricsSchema } from '@centroid/contracts';
 import { encodeNpz, fixturePath } from '@centroid/examples';
+import { REPOSITORY_ROOT, centroid, hasStackTrace } from './run-cli.js';
 
-const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
-const REPOSITORY_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function centroid(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', MAIN, ...args],
-      { cwd: options.cwd, env: { ...process.env, CENTROID_BACKEND: 'cpu', ...options.env }, timeout: 120_000 },
-      (error, stdout, stderr) => resolve({ code: error === null ? 0 : ((error as { code?: number }).code ?? 1), stdout, stderr }),
-    );
-  });
-}
-
-const hasStackTrace = (text: string): boolean => /^\s+at /m.test(text);
 
 describe('centroid run', () => {
   let dir: string;
