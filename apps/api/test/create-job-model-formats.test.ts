@@ -161,7 +161,7 @@ describe('POST /v1/jobs with .keras and TF.js models', () => {
   });
 });
 
-/** Renames the members of a stored zip so that it holds neither config.json nor model.json. */
+/** Renames the members of a stored zip so that it contains neither config.json nor model.json. */
 function replaceMemberNames(bytes: Buffer): Buffer {
   const text = bytes.toString('latin1').replaceAll('config.json', 'configs.jsn').replaceAll('model.weights.h5', 'modelxweights.h5');
   return Buffer.from(text, 'latin1');

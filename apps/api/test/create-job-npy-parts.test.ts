@@ -34,7 +34,7 @@ function featuresPart(name: string, samples: number, filename = `${name}.npy`): 
   return { name, filename, content: Buffer.from(encodeNpy({ dtype: '<f4', shape: [samples, 8], data })) };
 }
 
-/** An `.npy` part of int64 class indices. */
+/** Returns an `.npy` part of int64 class indices. */
 function labelsPart(name: string, labels: number[], filename = `${name}.npy`): PartSpec {
   const data = BigInt64Array.from(labels, (label) => BigInt(label));
   return { name, filename, content: Buffer.from(encodeNpy({ dtype: '<i8', shape: [labels.length], data })) };

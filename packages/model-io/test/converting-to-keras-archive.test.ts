@@ -285,7 +285,10 @@ with open(os.path.join(folder, "cases.json"), "w") as file:
     json.dump(cases, file)
 `;
 
-/** Replaces every weight of two or more dimensions by the nearest of 8 evenly spaced values, which stands in for 8-cluster weight clustering. */
+/**
+ * Replaces every weight of two or more dimensions by the nearest of 8 evenly spaced values.
+ * This imitates clustering with 8 clusters without running the engine.
+ */
 function clusterKernels(file: ModelFile): Map<string, Float32Array> {
   const replacements = new Map<string, Float32Array>();
   for (const weight of file.weights.filter((entry) => entry.shape.length >= 2)) {

@@ -129,10 +129,12 @@ describe('hostile Keras weights', () => {
     // small.h5 is Input(3) -> Dense(2), so its kernel is 3×2; the edit points the layer at a 4×2 kernel.
     const path = await editedCopy(t, 'small.h5', 'wrong-shape.h5', (file) => {
       const group = file.get('/model_weights/dense/dense');
-      assert.ok(group !== null && 'create_dataset' in group);
+      assert.ok(group !== null);
+      assert.ok('create_dataset' in group);
       group.create_dataset({ name: 'wrong:0', data: new Float32Array(8), shape: [4, 2], dtype: '<f' });
       const layer = file.get('/model_weights/dense');
-      assert.ok(layer !== null && 'attrs' in layer);
+      assert.ok(layer !== null);
+      assert.ok('attrs' in layer);
       layer.delete_attribute('weight_names');
       layer.create_attribute('weight_names', ['dense/wrong:0', 'dense/bias:0']);
     });
@@ -146,8 +148,8 @@ describe('hostile Keras weights', () => {
   });
 
   test('reads no file an external link names', async (t) => {
-    // A host file beside the upload holds a kernel of the right shape; the upload links its
-    // kernel to it. h5wasm opens only the copy in its in-memory file system, so the link dangles.
+    // A host file beside the upload contains a kernel of the right shape, and the upload links
+    // its kernel to it. h5wasm opens only the copy in its in-memory file system, so the link dangles.
     const folder = await temporaryFolder(t);
     const outside = join(folder, 'outside.h5');
     await loadH5wasm();
@@ -162,10 +164,12 @@ describe('hostile Keras weights', () => {
     }
     const path = await editedCopy(t, 'small.h5', 'linked.h5', (file) => {
       const group = file.get('/model_weights/dense/dense');
-      assert.ok(group !== null && 'create_external_link' in group);
+      assert.ok(group !== null);
+      assert.ok('create_external_link' in group);
       group.create_external_link(outside, '/kernel', 'linked:0');
       const layer = file.get('/model_weights/dense');
-      assert.ok(layer !== null && 'attrs' in layer);
+      assert.ok(layer !== null);
+      assert.ok('attrs' in layer);
       layer.delete_attribute('weight_names');
       layer.create_attribute('weight_names', ['dense/linked:0', 'dense/bias:0']);
     });

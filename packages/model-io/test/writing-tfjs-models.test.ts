@@ -142,7 +142,8 @@ describe('writing TF.js layers models', () => {
     assert.equal(trainingConfig?.optimizer_config.class_name, 'Adam');
     assert.equal(trainingConfig?.loss, 'categorical_crossentropy');
     const loaded = await loadTfjsZip(outPath);
-    assert.ok(loaded.optimizer !== undefined && loaded.optimizer !== null, 'tf.loadLayersModel compiled the model');
+    assert.notEqual(loaded.optimizer, undefined, 'tf.loadLayersModel compiled the model');
+    assert.ok(loaded.optimizer !== null, 'tf.loadLayersModel compiled the model');
     assert.equal(loaded.optimizer.getConfig().learningRate, source.trainingConfig?.optimizer_config?.config.learning_rate);
     loaded.dispose();
   });
