@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, test } from 'node:test';
+import { describe, mock, test } from 'node:test';
 
 import * as tf from '@tensorflow/tfjs';
 
-import { readKerasArchive, readKerasH5, readNpz, readTfjsModel, toLayersModel, writeTfjsModel } from '../src/index.js';
+import { packTfjsModel, readKerasArchive, readKerasH5, readNpz, readTfjsModel, toLayersModel, writeTfjsModel } from '../src/index.js';
 import { readTestZip } from './archive-helpers.js';
 import { fixture, maxAbsoluteDifference, temporaryFolder } from './helpers.js';
 import { loadTfjsZip, predictValues, saveTfjsFolder } from './tfjs-helpers.js';
@@ -76,6 +76,22 @@ describe('writing TF.js layers models', () => {
       ['model.json', ...source.weightGroups.flatMap((group) => group.paths)].sort(),
     );
     await assertLoadsLikeEngine(source, outPath, [3, 5]);
+  });
+
+  test('packing is time-independent', async (t) => {
+    const folder = await temporaryFolder(t);
+    const packed: Buffer[] = [];
+    for (const now of [Date.UTC(2026, 0, 1, 9, 30), Date.UTC(2026, 6, 15, 18, 5, 3)]) {
+      const outPath = join(folder, `packed-${now}.zip`);
+      mock.timers.enable({ apis: ['Date'], now });
+      try {
+        await packTfjsModel(join(FORMATS, 'keras2', 'batch-norm.tfjs'), outPath);
+      } finally {
+        mock.timers.reset();
+      }
+      packed.push(await readFile(outPath));
+    }
+    assert.ok(packed[0]!.equals(packed[1]!), 'the two packed zips differ');
   });
 
   test('.keras converts and loads in TF.js', async (t) => {
