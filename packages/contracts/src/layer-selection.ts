@@ -2,6 +2,7 @@
 // weight names and shapes, and the job's `layers` rules. It needs no TF.js, so that the
 // API's check at submit and the engine decide from the same rules.
 import { CentroidError } from './errors.js';
+import type { Warning } from './job.js';
 import { NORMALIZATION_LAYER_CLASSES, type CentroidInitialisation, type JobParams, type LayerMatch, type LayerRule } from './params.js';
 
 /** The job parameters that decide the selection. */
@@ -257,6 +258,35 @@ function checkRuleNamesExist(layers: readonly LayerDescription[], rules: readonl
       { field: `layers.${index}.match.name`, layer: name },
     );
   });
+}
+
+/**
+ * Returns a LAYER_RULE_UNMATCHED warning for each `pattern` or `class` rule that matches no
+ * layer of the model. Such a rule is not an error, because the same rules may be applied
+ * to many models. Rules by `name` are left out, because `decideLayers` rejects those.
+ */
+export function findUnmatchedRules(layers: readonly LayerDescription[], rules: readonly LayerRule[]): Warning[] {
+  // Input layers are left out, because TF.js lists them only for functional models, so
+  // the API and the engine would disagree on whether a rule matches one.
+  const candidates = layers.filter((layer) => layer.className !== 'InputLayer');
+  const warnings: Warning[] = [];
+  rules.forEach((rule, index) => {
+    if (rule.match.name !== undefined) return;
+    if (candidates.some((layer) => ruleMatches(rule.match, layer))) return;
+    const existing =
+      rule.match.pattern === undefined ? `the model's layer classes: ${listClasses(candidates)}` : `the model's layers with weights: ${listNames(layers)}`;
+    warnings.push({
+      code: 'LAYER_RULE_UNMATCHED',
+      message: `${describeRule(rules, index)} matched no layer of the model, so it changed nothing. Check its spelling against ${existing}.`,
+    });
+  });
+  return warnings;
+}
+
+/** Lists the distinct classes a `class` rule can match, wrapped layers and enclosing models included. */
+function listClasses(layers: readonly LayerDescription[]): string {
+  const classes = new Set(layers.flatMap((layer) => candidatesOf(layer).map((candidate) => canonicalClass(candidate.className))));
+  return [...classes].join(', ') || 'none';
 }
 
 function listNames(layers: readonly LayerDescription[]): string {

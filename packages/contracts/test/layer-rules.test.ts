@@ -6,6 +6,7 @@ import {
   ParamsError,
   decideLayers,
   decideWeight,
+  findUnmatchedRules,
   matchesPattern,
   parseOrThrow,
   type LayerDescription,
@@ -227,5 +228,57 @@ describe('layer decisions', () => {
   it('skips the check for unknown weights', () => {
     const model = [layer('inner', 'Flatten', [], { weightsUnknown: true })];
     assert.doesNotThrow(() => decideLayers(model, JobParamsSchema.parse({ number_of_clusters: 8, layers: [{ match: { name: 'inner' } }] })));
+  });
+});
+
+describe('unmatched rules', () => {
+  function unmatched(layers: unknown[], model: LayerDescription[] = MODEL) {
+    const params = JobParamsSchema.parse({ number_of_clusters: 8, layers });
+    return findUnmatchedRules(model, params.layers ?? []);
+  }
+
+  it('warns for a misspelt class', () => {
+    const warnings = unmatched([{ match: { name: 'conv' } }, { match: { class: 'Conv9D' }, action: 'exclude' }]);
+    assert.equal(warnings.length, 1);
+    assert.equal(warnings[0]!.code, 'LAYER_RULE_UNMATCHED');
+    assert.match(warnings[0]!.message, /^layers\[1\] \(class "Conv9D"\) matched no layer of the model, so it changed nothing\./);
+    assert.match(warnings[0]!.message, /layer classes: Conv2D, BatchNormalization, Flatten, TimeDistributed, Dense, Sequential\.$/);
+  });
+
+  it('warns for a pattern that matches nothing', () => {
+    const warnings = unmatched([{ match: { pattern: 'block9_*' } }]);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!.message, /^layers\[0\] \(pattern "block9_\*"\) matched no layer/);
+    assert.match(warnings[0]!.message, /layers with weights: conv, bn, td, head_dense\.$/);
+  });
+
+  it('warns once per unmatched rule', () => {
+    const warnings = unmatched([{ match: { class: 'Conv9D' } }, { match: { class: 'Dense' } }, { match: { pattern: 'x*' } }]);
+    assert.deepEqual(
+      warnings.map((warning) => warning.message.slice(0, warning.message.indexOf(')') + 1)),
+      ['layers[0] (class "Conv9D")', 'layers[2] (pattern "x*")'],
+    );
+  });
+
+  it('counts wrapped layers and enclosing models as matches', () => {
+    const rules = [
+      { match: { class: 'Dense' } },
+      { match: { pattern: 'td_*' } },
+      { match: { class: 'Sequential' } },
+      { match: { pattern: 'hea?' } },
+      { match: { class: 'Flatten' }, action: 'exclude' },
+    ];
+    assert.deepEqual(unmatched(rules), []);
+  });
+
+  it('leaves name rules to decideLayers', () => {
+    assert.deepEqual(unmatched([{ match: { name: 'convv' } }]), []);
+  });
+
+  it('does not count input layers as matches', () => {
+    const model = [layer('pixels', 'InputLayer', []), ...MODEL];
+    const warnings = unmatched([{ match: { pattern: 'pix*' }, action: 'exclude' }], model);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!.message, /^layers\[0\] \(pattern "pix\*"\)/);
   });
 });

@@ -4,7 +4,15 @@
 // TFMOT, except that a layer TFMOT does not know is skipped with a reason instead of
 // failing the whole model.
 import * as tf from '@tensorflow/tfjs';
-import { decideLayers, type LayerDescription, type LayerRule, type LayerSettings, type SelectionParams } from '@centroid/contracts';
+import {
+  decideLayers,
+  findUnmatchedRules,
+  type LayerDescription,
+  type LayerRule,
+  type LayerSettings,
+  type SelectionParams,
+  type Warning,
+} from '@centroid/contracts';
 import type { ClusterTarget, TargetOptions } from './clustering-session.js';
 
 /** The decision for one weight tensor. */
@@ -67,6 +75,16 @@ export function selectWeights(model: tf.LayersModel, params: number | SelectionP
       };
     }),
   );
+}
+
+/**
+ * Returns a LAYER_RULE_UNMATCHED warning for each `pattern` or `class` rule of
+ * `params.layers` that matches no layer of `model`, nested models included.
+ */
+export function findUnmatchedRulesInModel(model: tf.LayersModel, params: Pick<SelectionParams, 'layers'>): Warning[] {
+  const rules = params.layers ?? [];
+  if (rules.length === 0) return [];
+  return findUnmatchedRules(flattenLayers(model, []).map(describeLayer), rules);
 }
 
 /** Returns the clustering targets of the clusterable selections, each with its layer's settings. */

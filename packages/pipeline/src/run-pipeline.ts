@@ -18,6 +18,7 @@ import {
   clusterTargets,
   countDistinct,
   evaluate,
+  findUnmatchedRulesInModel,
   fineTune,
   measureClusteringError,
   resolveLoss,
@@ -143,6 +144,7 @@ export async function runPipeline(input: PipelineInput, hooks: PipelineHooks = {
 
     enterStage('clustering');
     const selection = selectWeights(model, params);
+    warnings.push(...findUnmatchedRulesInModel(model, params));
     const targets: ClusterTarget[] = clusterTargets(selection);
     const originalValues = new Map(bindings.map((binding) => [binding.entry.datasetPath, binding.entry.values]));
     session = ClusteringSession.start(model, targets, {
