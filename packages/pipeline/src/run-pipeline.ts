@@ -42,8 +42,8 @@ import {
   type ModelFile,
   type ModelFormat,
 } from '@centroid/model-io';
-import { disposeDataset, prepareDataset, type PreparedDataset } from './prepare-dataset.js';
-import { stageProgress } from './progress.js';
+import { disposeDataset, prepareDataset, type PreparedDataset, type Split } from './prepare-dataset.js';
+import { JobProgress } from './progress.js';
 import type { PipelineArtifact, PipelineHooks, PipelineInput, PipelineResult } from './types.js';
 
 const EVALUATION_BATCH_SIZE = 256;
@@ -72,6 +72,7 @@ export async function runPipeline(input: PipelineInput, hooks: PipelineHooks = {
   const log = hooks.onLog ?? (() => undefined);
   const timings: Partial<Record<Stage, number>> = {};
   const warnings: Warning[] = [];
+  const progress = new JobProgress();
   let stageStartedAt = 0;
   let currentStage: Stage | null = null;
 
@@ -80,8 +81,15 @@ export async function runPipeline(input: PipelineInput, hooks: PipelineHooks = {
     throwIfAborted(signal);
     currentStage = stage;
     stageStartedAt = performance.now();
-    hooks.onProgress?.(stageProgress(stage, 0));
+    hooks.onProgress?.(progress.at(stage, 0));
     log('info', `stage ${stage}`, { stage });
+  };
+
+  // A skipped stage gets no progress record and no timing, only this notice.
+  const announceSkipped = (stage: Stage, reason: string) => {
+    throwIfAborted(signal);
+    hooks.onStageSkipped?.(stage, reason);
+    log('info', `stage ${stage} skipped: ${reason}`, { stage, reason });
   };
 
   const selected = await selectBackend();
@@ -130,15 +138,27 @@ export async function runPipeline(input: PipelineInput, hooks: PipelineHooks = {
       warnings.push(...dataset.warnings);
     }
 
+    // Both plans are made before any stage after loading reports progress, so that the
+    // percentage is spread over the stages that run from the start.
+    const evaluationPlan = planEvaluation(input.datasetPath !== null, dataset, loss);
+    const fineTuningPlan = planFineTuning(epochs, input.datasetPath !== null, dataset, loss);
+    if (evaluationPlan.skipReason !== null) {
+      progress.skip('evaluating_baseline');
+      progress.skip('evaluating');
+    }
+    if (fineTuningPlan.skipReason !== null) progress.skip('fine_tuning');
+
     const runEvaluation = async (stage: Stage): Promise<Evaluation | null> => {
-      if (dataset?.test == null || loss === null) return null;
-      const test = dataset.test;
-      const onBatch = ({ batch, batches }: { batch: number; batches: number }) =>
-        hooks.onProgress?.(stageProgress(stage, batch / batches));
-      return evaluate(model, test.x, test.y, loss, EVALUATION_BATCH_SIZE, onBatch, signal);
+      if (evaluationPlan.skipReason !== null) {
+        announceSkipped(stage, evaluationPlan.skipReason);
+        return null;
+      }
+      enterStage(stage);
+      const { test, loss: testLoss } = evaluationPlan;
+      const onBatch = ({ batch, batches }: { batch: number; batches: number }) => hooks.onProgress?.(progress.at(stage, batch / batches));
+      return evaluate(model, test.x, test.y, testLoss, EVALUATION_BATCH_SIZE, onBatch, signal);
     };
 
-    enterStage('evaluating_baseline');
     const baseline = await runEvaluation('evaluating_baseline');
     if (baseline !== null) log('info', 'baseline evaluated', { ...baseline });
 
@@ -173,14 +193,19 @@ export async function runPipeline(input: PipelineInput, hooks: PipelineHooks = {
       log(level, `weight not clustered: ${qualifiedWeightName(weight)}: ${weight.reason}`, { layer: weight.layer.name });
     }
 
-    enterStage('fine_tuning');
-    const fineTuning = await runFineTuning(session, dataset, loss, params.fine_tune, hooks, signal);
+    let fineTuning: FineTuningReport;
+    if (fineTuningPlan.skipReason === null) {
+      enterStage('fine_tuning');
+      fineTuning = await runFineTuning(session, fineTuningPlan, params.fine_tune, progress, hooks, signal);
+    } else {
+      announceSkipped('fine_tuning', fineTuningPlan.skipReason);
+      fineTuning = skippedFineTuning(fineTuningPlan.skipReason, dataset);
+    }
 
     enterStage('stripping');
     const clusteredValues = stripClustering(session);
     session = null;
 
-    enterStage('evaluating');
     const clustered = await runEvaluation('evaluating');
     if (clustered !== null) log('info', 'clustered model evaluated', { ...clustered });
 
@@ -256,7 +281,7 @@ export async function runPipeline(input: PipelineInput, hooks: PipelineHooks = {
     };
     const metricsPath = path.join(input.outDir, 'metrics.json');
     await writeFile(metricsPath, `${JSON.stringify(metrics, null, 2)}\n`);
-    hooks.onProgress?.(stageProgress('packaging', 1));
+    hooks.onProgress?.(progress.at('packaging', 1));
 
     const artifacts: PipelineArtifact[] = [
       { name: modelName, path: modelPath, contentType: MODEL_CONTENT_TYPES[outputFormat] },
@@ -287,15 +312,30 @@ function chooseOutputFormat(source: ModelFile, requested: PipelineInput['params'
   return format;
 }
 
-async function runFineTuning(
-  session: ClusteringSession,
-  dataset: PreparedDataset | null,
-  loss: LossSpec | null,
-  options: PipelineInput['params']['fine_tune'],
-  hooks: PipelineHooks,
-  signal: AbortSignal | undefined,
-): Promise<FineTuningReport> {
-  const skipped = (reason: string): FineTuningReport => ({
+/** Either the data a stage runs on, or why the stage is skipped. */
+type StagePlan<Data> = (Data & { skipReason: null }) | { skipReason: string };
+
+/** Returns why a stage that needs the dataset and the model's loss cannot run without them. */
+function missingDataReason(datasetGiven: boolean): string {
+  return datasetGiven ? 'the model has no training config, so its loss is unknown' : 'data-free clustering: no dataset was given';
+}
+
+function planEvaluation(datasetGiven: boolean, dataset: PreparedDataset | null, loss: LossSpec | null): StagePlan<{ test: Split; loss: LossSpec }> {
+  if (dataset?.test == null || loss === null) return { skipReason: missingDataReason(datasetGiven) };
+  return { test: dataset.test, loss, skipReason: null };
+}
+
+type FineTuningData = { train: Split; availableTrainSamples: number; loss: LossSpec };
+
+function planFineTuning(epochs: number, datasetGiven: boolean, dataset: PreparedDataset | null, loss: LossSpec | null): StagePlan<FineTuningData> {
+  if (epochs === 0) return { skipReason: 'fine_tune.epochs is 0' };
+  if (dataset === null || loss === null) return { skipReason: missingDataReason(datasetGiven) };
+  if (dataset.train === null) return { skipReason: 'the dataset has no training arrays' };
+  return { train: dataset.train, availableTrainSamples: dataset.availableTrainSamples, loss, skipReason: null };
+}
+
+function skippedFineTuning(reason: string, dataset: PreparedDataset | null): FineTuningReport {
+  return {
     performed: false,
     skipped_reason: reason,
     epochs: 0,
@@ -304,14 +344,17 @@ async function runFineTuning(
     validation_samples: 0,
     steps: 0,
     final_train_loss: null,
-  });
+  };
+}
 
-  if (options.epochs === 0) return skipped('fine_tune.epochs is 0');
-  if (dataset === null) return skipped('data-free clustering: no dataset was given');
-  if (dataset.train === null) return skipped('the dataset has no training arrays');
-  if (loss === null) return skipped('the model has no training config, so its loss is unknown');
-
-  const train = dataset.train;
+async function runFineTuning(
+  session: ClusteringSession,
+  { train, availableTrainSamples, loss }: FineTuningData,
+  options: PipelineInput['params']['fine_tune'],
+  progress: JobProgress,
+  hooks: PipelineHooks,
+  signal: AbortSignal | undefined,
+): Promise<FineTuningReport> {
   const result = await fineTune(session, { x: train.x, y: train.y }, {
     epochs: options.epochs,
     batchSize: options.batch_size,
@@ -324,7 +367,7 @@ async function runFineTuning(
     signal,
     onBatch: ({ epoch, epochs, batch, batches }) => {
       const fraction = ((epoch - 1) * batches + batch) / (epochs * batches);
-      hooks.onProgress?.(stageProgress('fine_tuning', fraction, { epoch, epochs, batch, batches }));
+      hooks.onProgress?.(progress.at('fine_tuning', fraction, { epoch, epochs, batch, batches }));
     },
   });
 
@@ -333,7 +376,7 @@ async function runFineTuning(
     skipped_reason: null,
     epochs: options.epochs,
     train_samples: result.trainSamples,
-    available_train_samples: dataset.availableTrainSamples,
+    available_train_samples: availableTrainSamples,
     validation_samples: result.validationSamples,
     steps: result.steps,
     final_train_loss: result.finalLoss,

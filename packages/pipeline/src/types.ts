@@ -1,5 +1,5 @@
 // Input, output and hooks of the pipeline, shared by the CLI (in-process) and the worker (child process).
-import type { JobParams, Metrics, Progress } from '@centroid/contracts';
+import type { JobParams, Metrics, Progress, Stage } from '@centroid/contracts';
 
 export interface PipelineInput {
   /** Path of the uploaded model file on local disk. */
@@ -31,6 +31,11 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export interface PipelineHooks {
   /** Called on every stage change and fine-tuning batch. */
   onProgress?: (progress: Progress) => void;
+  /**
+   * Called where a stage that does not run would have started, such as fine_tuning
+   * without training data, with the reason. A skipped stage never reaches `onProgress`.
+   */
+  onStageSkipped?: (stage: Stage, reason: string) => void;
   /** Structured log lines; the caller decides where they go. */
   onLog?: (level: LogLevel, message: string, fields?: Record<string, unknown>) => void;
   /** Aborts the job between batches; the pipeline then raises JOB_CANCELED. */

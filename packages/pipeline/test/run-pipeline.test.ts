@@ -89,7 +89,21 @@ describe('runPipeline', () => {
 
   it('skips fine-tuning without a dataset', async () => {
     await withTempDir(async (dir) => {
-      const result = await runPipeline(pipelineInput(tinyCnn, null, dir, { number_of_clusters: 4 }));
+      const reported: Progress[] = [];
+      const skipped: string[] = [];
+      const result = await runPipeline(pipelineInput(tinyCnn, null, dir, { number_of_clusters: 4 }), {
+        onProgress: (progress) => reported.push(progress),
+        onStageSkipped: (stage, reason) => skipped.push(`${stage}: ${reason}`),
+      });
+      assert.deepEqual([...new Set(reported.map((progress) => progress.stage))], ['loading', 'clustering', 'stripping', 'packaging']);
+      assert.deepEqual(skipped, [
+        'evaluating_baseline: data-free clustering: no dataset was given',
+        'fine_tuning: data-free clustering: no dataset was given',
+        'evaluating: data-free clustering: no dataset was given',
+      ]);
+      for (let i = 1; i < reported.length; i++) assert.ok(reported[i]!.percent >= reported[i - 1]!.percent, `percent at ${reported[i]!.stage}`);
+      assert.equal(reported.at(-1)?.percent, 100);
+      assert.deepEqual(Object.keys(result.metrics.timings_ms), ['loading', 'clustering', 'stripping', 'packaging']);
       assert.equal(result.metrics.fine_tuning.performed, false);
       assert.match(result.metrics.fine_tuning.skipped_reason ?? '', /no dataset/);
       assert.equal(result.metrics.baseline, null);
