@@ -1,10 +1,12 @@
 // Shows pipeline progress: a redrawn bar on a terminal, plain lines otherwise (logs, CI).
-import type { Progress } from '@centroid/contracts';
+import type { Progress, Stage } from '@centroid/contracts';
 
 const BAR_WIDTH = 30;
 
 export interface ProgressReporter {
   update(progress: Progress): void;
+  /** Prints one line that names the skipped `stage` and the reason. */
+  skip(stage: Stage, reason: string): void;
   finish(): void;
 }
 
@@ -14,6 +16,11 @@ function describe(progress: Progress): string {
     parts.push(`epoch ${progress.epoch}/${progress.epochs}, batch ${progress.batch}/${progress.batches}`);
   }
   return parts.join('  ');
+}
+
+/** Returns the line of a skipped stage, with the stage name under those of the progress lines. */
+function describeSkipped(stage: Stage, reason: string): string {
+  return `${' '.repeat(8)}${stage} skipped: ${reason}`;
 }
 
 /** Creates a reporter that draws on `stream` when it is a terminal and prints stage lines otherwise. */
@@ -26,6 +33,11 @@ export function createProgressReporter(stream: NodeJS.WriteStream = process.stde
         const bar = `[${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}]`;
         stream.write(`\r\x1b[2K${bar} ${describe(progress)}`);
         drawn = true;
+      },
+      skip(stage, reason) {
+        // Replaces the bar with the line, and the next update draws the bar below it.
+        stream.write(`\r\x1b[2K${describeSkipped(stage, reason)}\n`);
+        drawn = false;
       },
       finish() {
         if (drawn) stream.write('\n');
@@ -44,6 +56,9 @@ export function createProgressReporter(stream: NodeJS.WriteStream = process.stde
       lastStage = progress.stage;
       lastDecile = decile;
       stream.write(`${describe(progress)}\n`);
+    },
+    skip(stage, reason) {
+      stream.write(`${describeSkipped(stage, reason)}\n`);
     },
     finish() {},
   };

@@ -184,6 +184,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       },
       {
         onProgress: (progress) => reporter.update(progress),
+        onStageSkipped: (stage, reason) => reporter.skip(stage, reason),
         onLog: (level, message) => {
           if (level === 'warn' || level === 'error') {
             reporter.finish();

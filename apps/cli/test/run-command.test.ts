@@ -49,6 +49,43 @@ describe('centroid run', () => {
     assert.doesNotMatch(run.stderr, /warn: weight not clustered: .*bias/, 'biases are skipped silently');
   });
 
+  it('shows only stages that run without data', async () => {
+    const run = await centroid(['run', fixturePath('tiny-cnn.h5'), '--number-of-clusters', '4', '--out', path.join(dir, 'data-free.h5')]);
+    assert.equal(run.code, 0, run.stderr);
+
+    const stages = [...run.stderr.matchAll(/^ *([\d.]+)% {2}(\w+)/gm)].map((match) => ({ percent: Number(match[1]), stage: match[2] }));
+    assert.deepEqual(
+      stages.map((line) => line.stage),
+      ['loading', 'clustering', 'stripping', 'packaging'],
+      run.stderr,
+    );
+    for (let i = 1; i < stages.length; i++) assert.ok(stages[i]!.percent > stages[i - 1]!.percent, run.stderr);
+    assert.match(run.stderr, /^ +fine_tuning skipped: data-free clustering: no dataset was given$/m);
+    assert.match(run.stderr, /^ +evaluating_baseline skipped: data-free clustering: no dataset was given$/m);
+    assert.match(run.stdout, /fine-tuning: skipped \(data-free clustering: no dataset was given\)/);
+  });
+
+  it('shows fine-tuning skipped at 0 epochs', async () => {
+    const run = await centroid([
+      'run',
+      fixturePath('tiny-cnn.h5'),
+      '--data',
+      fixturePath('tiny-cnn.npz'),
+      '--epochs',
+      '0',
+      '--number-of-clusters',
+      '4',
+      '--out',
+      path.join(dir, 'no-epochs.h5'),
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+
+    assert.doesNotMatch(run.stderr, /%\s+fine_tuning/, run.stderr);
+    assert.match(run.stderr, /^ +fine_tuning skipped: fine_tune\.epochs is 0$/m);
+    assert.match(run.stderr, /%\s+evaluating_baseline/, 'evaluation still runs on the test arrays');
+    assert.match(run.stderr, /%\s+evaluating$/m);
+  });
+
   it('reports a missing model file', async () => {
     const run = await centroid(['run', path.join(dir, 'missing.h5'), '--number-of-clusters', '4']);
     assert.equal(run.code, 1);
