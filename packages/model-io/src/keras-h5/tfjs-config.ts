@@ -395,6 +395,32 @@ export function translateModelConfig(modelConfig: KerasModelConfig): {
   return { topology, unsupported };
 }
 
+/**
+ * Describes the first Keras 3 form in `modelConfig` that TF.js 4.22 cannot deserialise,
+ * or returns null when there is none. The forms are an InputLayer with `batch_shape`, a
+ * dtype given as a dtype policy object and a functional node in the `{ args, kwargs }`
+ * form. Keras 3 writes the first two for every model. `translateModelConfig` rewrites
+ * all three, so its output never contains them.
+ */
+export function findKeras3Form(modelConfig: KerasModelConfig): string | null {
+  let found: string | null = null;
+  visitLayers(modelConfig as LayerConfig, (layer) => {
+    if (found !== null) {
+      return;
+    }
+    const kind = MODEL_CLASSES.has(layer.class_name) ? 'model' : 'layer';
+    const where = `${kind} "${layerName(layer)}" (${layer.class_name})`;
+    if (layer.class_name === 'InputLayer' && layer.config.batch_shape !== undefined && layer.config.batch_input_shape === undefined) {
+      found = `${where} has "batch_shape"`;
+    } else if (isLayerConfig(layer.config.dtype)) {
+      found = `${where} has the dtype policy ${layer.config.dtype.class_name}`;
+    } else if (Array.isArray(layer.inbound_nodes) && layer.inbound_nodes.some(isKeras3Node)) {
+      found = `${where} has inbound nodes in the Keras 3 form { args, kwargs }`;
+    }
+  });
+  return found;
+}
+
 /** Builds the MODEL_LAYER_UNSUPPORTED error that lists every layer TF.js cannot build, by name and class. */
 export function unsupportedLayersError(filename: string, unsupported: UnsupportedLayer[]): CentroidError {
   const list = unsupported.map((layer) => `layer "${layer.name}" (${layer.className}): ${layer.reason}`).join('; ');

@@ -1,19 +1,22 @@
 // Writes a model as a zipped TF.js layers model: `model.json` and its weight shards.
 // A TF.js upload keeps its `model.json` bytes and shard layout, and only the replaced
-// weights change in the shards. A Keras upload is converted: the topology is the Keras
-// config as translated for TF.js, and each weight keeps its precision where TF.js
-// can store it (float16 as float16 quantization, float64 as float32).
+// weights change in the shards. A TF.js upload with a Keras 3 topology, which TF.js
+// 4.22 cannot load, gets a translated topology (rewrite-topology.ts). A Keras upload is
+// converted: the topology is the Keras config as translated for TF.js, and each weight
+// keeps its precision where TF.js can store it (float16 as float16 quantization,
+// float64 as float32).
 import * as tf from '@tensorflow/tfjs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, posix } from 'node:path';
 
 import { writeZip } from '../archive/write-zip.js';
 import { encodeFloats, encodeReplacements } from '../keras-h5/write.js';
-import { translateModelConfig } from '../keras-h5/tfjs-config.js';
+import { findKeras3Form, translateModelConfig } from '../keras-h5/tfjs-config.js';
 import { toLayersModel } from '../keras-h5/to-layers-model.js';
 import { quantize } from './affine-quantization.js';
 import { withTfjsFolder, withTfjsZip, MODEL_JSON } from './container.js';
 import { readTfjsModel } from './read.js';
+import { rewriteTfjsTopology } from './rewrite-topology.js';
 import { translateTrainingConfig } from './training-config.js';
 
 import type { ZipMember } from '../archive/write-zip.js';
@@ -28,24 +31,36 @@ const CONVERTED_SHARD = 'group1-shard1of1.bin';
 /**
  * Writes `source` as a zip of `model.json` and its shards at `outPath`, with the weights
  * in `replacements` (keyed by `WeightEntry.datasetPath`) replaced. The zip members are
- * stored, not deflated, so that its size is the size of the model files.
+ * stored, not deflated, so that its size is the size of the model files. A TF.js source
+ * keeps its `model.json` bytes unless its topology has a Keras 3 form (`findKeras3Form`),
+ * which TF.js 4.22 cannot load. Such a topology is translated, with the warning
+ * TFJS_TOPOLOGY_REWRITTEN.
  */
 export async function writeTfjsModel(source: ModelFile, outPath: string, replacements: Map<string, Float32Array>): Promise<WriteKerasH5Result> {
-  if (source.format === 'tfjs') {
-    const encoded = encodeTfjsReplacements(source, replacements);
-    const members = await withSourceContainer(source, (container) => patchShards(source, container, encoded));
-    await writeZip(outPath, members);
-    return { warnings: [] };
+  if (source.format !== 'tfjs') {
+    return convertToTfjs(source, outPath, replacements);
   }
-  return convertToTfjs(source, outPath, replacements);
+  const encoded = encodeTfjsReplacements(source, replacements);
+  const keras3Form = findKeras3Form(source.modelConfig);
+  if (keras3Form !== null) {
+    const { members, warnings } = await withSourceContainer(source, (container) => rewriteTfjsTopology(source, container, encoded, keras3Form));
+    await writeZip(outPath, members);
+    return { warnings };
+  }
+  const members = await withSourceContainer(source, (container) => patchShards(source, container, encoded));
+  await writeZip(outPath, members);
+  return { warnings: [] };
 }
 
 /**
  * Packs a TF.js model given as a folder or as a `model.json` beside its shards into one zip
  * of `model.json` and its shards, all unchanged, so that it can travel as a single file.
+ * A Keras 3 topology is packed as it is, too.
  */
 export async function packTfjsModel(path: string, outPath: string, filename: string = basename(path)): Promise<void> {
-  await writeTfjsModel(await readTfjsModel(path, filename), outPath, new Map());
+  const source = await readTfjsModel(path, filename);
+  const members = await withSourceContainer(source, (container) => patchShards(source, container, new Map()));
+  await writeZip(outPath, members);
 }
 
 /**
@@ -71,7 +86,7 @@ function withSourceContainer<T>(source: TfjsModelFile, work: (container: TfjsCon
 }
 
 /** A replacement encoded for the shards, with new quantization parameters for a quantized weight. */
-interface EncodedWeight {
+export interface EncodedWeight {
   bytes: Uint8Array;
   affine?: AffineQuantization;
 }
