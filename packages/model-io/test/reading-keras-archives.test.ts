@@ -150,7 +150,7 @@ describe('rejecting bad .keras archives', () => {
     const path = join(await temporaryFolder(t), 'huge.keras');
     const huge = new Uint8Array(65 * 1024 * 1024).fill(0x20);
     await writeFile(path, zipSync({ 'config.json': [huge, { level: 9 }], 'model.weights.h5': [new Uint8Array(8), { level: 0 }] }));
-    await assertRejects(path, 'MODEL_INVALID', /config\.json has 68157440 bytes, more than the limit/);
+    await assertRejects(path, 'MODEL_INVALID', /config\.json declares 68157440 bytes uncompressed, more than the limit/);
   });
 
   test('archive above the expansion cap', async () => {

@@ -5,11 +5,39 @@ import { CentroidError } from '@centroid/contracts';
 
 import { jsonNestingDepth, MAX_JSON_DEPTH } from '../json-depth.js';
 
+import type { ModelArchive } from '../archive/model-archive.js';
+import type { ZipEntry } from '../zip.js';
+
 /** Largest JSON member parsed: 64 MiB, far above the few megabytes of the largest known model configs (an estimate). */
 export const MAX_JSON_MEMBER_BYTES = 64 * 1024 * 1024;
 
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Raises MODEL_INVALID when a JSON member of a model archive declares more than
+ * MAX_JSON_MEMBER_BYTES in the central directory, so that it is rejected before any of it
+ * is inflated.
+ */
+export function checkJsonMemberSize(entry: ZipEntry, filename: string): void {
+  if (entry.uncompressedSize > MAX_JSON_MEMBER_BYTES) {
+    throw new CentroidError(
+      'MODEL_INVALID',
+      `${filename}: ${entry.name} declares ${entry.uncompressedSize} bytes uncompressed, more than the limit of ${MAX_JSON_MEMBER_BYTES} bytes for a JSON member.`,
+      { file: filename },
+    );
+  }
+}
+
+/**
+ * Reads and parses a JSON member of a model archive. The member's declared size is checked
+ * first, and `archive.read` stops a member that inflates past its declared size, so a
+ * compression bomb is inflated to at most the limit and one read step.
+ */
+export async function readJsonMember(archive: ModelArchive, entry: ZipEntry, filename: string): Promise<Record<string, unknown>> {
+  checkJsonMemberSize(entry, filename);
+  return parseJsonObject(await archive.read(entry), filename, entry.name);
 }
 
 /** Parses a JSON object of at most MAX_JSON_MEMBER_BYTES; raises MODEL_INVALID naming the file and member otherwise. */

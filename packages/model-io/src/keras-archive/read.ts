@@ -10,7 +10,7 @@ import { readDatasetBytes } from '../hdf5/dataset-bytes.js';
 import { closeQuietly, describeH5Error, openH5File, removeMemfsFile, writeIntoMemfs } from '../hdf5/h5wasm.js';
 import { defaultTimeoutMs, runIsolatedH5Task } from '../keras-h5/isolated.js';
 import { decodeFloats } from '../keras-h5/read.js';
-import { isPlainObject, parseJsonObject } from './archive-json.js';
+import { isPlainObject, readJsonMember } from './archive-json.js';
 import { describeArchiveWeights } from './weight-layout.js';
 
 import type { ArchiveLimits, ModelArchive } from '../archive/model-archive.js';
@@ -66,9 +66,9 @@ export async function readArchiveMembers(archive: ModelArchive, filename: string
       { file: filename },
     );
   }
-  const config = parseJsonObject(await archive.read(configEntry), filename, CONFIG_MEMBER);
+  const config = await readJsonMember(archive, configEntry, filename);
   const metadataEntry = archive.find(METADATA_MEMBER);
-  const metadata = metadataEntry === undefined ? null : parseJsonObject(await archive.read(metadataEntry), filename, METADATA_MEMBER);
+  const metadata = metadataEntry === undefined ? null : await readJsonMember(archive, metadataEntry, filename);
   return { config, metadata, weightsBytes: await archive.read(weightsEntry) };
 }
 
