@@ -59,6 +59,15 @@ const READ_CHUNK_BYTES = 4 * 1024 * 1024;
  */
 export const SMALL_READ_CHUNK_BYTES = 4 * 1024;
 
+/**
+ * Returns how many compressed bytes to read per step so that one step inflates to at most
+ * `maxOutputBytes` or about 4 MiB, whichever is larger. A reader that stops once it has
+ * passed `maxOutputBytes` therefore inflates at most one such step more.
+ */
+export function readChunkBytesFor(maxOutputBytes: number): number {
+  return Math.min(READ_CHUNK_BYTES, Math.max(SMALL_READ_CHUNK_BYTES, Math.ceil(maxOutputBytes / MAX_DEFLATE_RATIO)));
+}
+
 export function invalidArchive(filename: string, problem: string): CentroidError {
   return new CentroidError('DATASET_INVALID', `${filename} is not a valid NPZ (zip) archive: ${problem}`, { file: filename });
 }

@@ -7,7 +7,7 @@ import { crc32 } from 'node:zlib';
 
 import { CentroidError, isCentroidError } from '@centroid/contracts';
 
-import { locateEntryData, readZipDirectory, streamEntry, unsafeEntryNameReason } from '../zip.js';
+import { locateEntryData, readChunkBytesFor, readZipDirectory, streamEntry, unsafeEntryNameReason } from '../zip.js';
 
 import type { FileHandle } from 'node:fs/promises';
 import type { ZipEntry } from '../zip.js';
@@ -130,15 +130,19 @@ async function readMember(
   let length = 0;
   let overflow = false;
 
-  await streamEntry(handle, entry, dataStart, filename, (chunk) => {
+  // fflate inflates each chunk read from disk whole, so the read size bounds how far a
+  // member that lies about its size inflates before it is stopped.
+  const maxLength = Math.min(entry.uncompressedSize, remainingBytes);
+  const onChunk = (chunk: Uint8Array) => {
     length += chunk.length;
-    if (length > entry.uncompressedSize || length > remainingBytes) {
+    if (length > maxLength) {
       overflow = true;
       return false;
     }
     chunks.push(chunk);
     return true;
-  });
+  };
+  await streamEntry(handle, entry, dataStart, filename, onChunk, readChunkBytesFor(maxLength));
 
   if (overflow) {
     throw invalidModelArchive(
