@@ -7,7 +7,8 @@ import { CentroidError } from '@centroid/contracts';
 
 import { withModelArchive } from './archive/model-archive.js';
 import { findHdf5Signature, guessFormat, readFileStart, toHex } from './file-signature.js';
-import { CONFIG_MEMBER, readKerasArchive, WEIGHTS_MEMBER } from './keras-archive/read.js';
+import { checkJsonMemberSize } from './keras-archive/archive-json.js';
+import { CONFIG_MEMBER, METADATA_MEMBER, readKerasArchive, WEIGHTS_MEMBER } from './keras-archive/read.js';
 import { createKerasArchive } from './keras-archive/create-archive.js';
 import { describeUnsupportedKeras3Layers, findUnsupportedKeras3Layers } from './keras-archive/keras3-config.js';
 import { writeKerasArchive } from './keras-archive/write.js';
@@ -35,7 +36,8 @@ const SUPPORTED_FORMATS_HINT =
  * and a file with an HDF5 signature is Keras HDF5. A zip is a `.keras` archive when it
  * has `config.json` and `model.weights.h5`, or a zipped TF.js model when it has a
  * `model.json`. Raises MODEL_FORMAT_UNSUPPORTED for anything else, naming what the
- * file looks like, and MODEL_INVALID for an empty file or a damaged zip.
+ * file looks like, and MODEL_INVALID for an empty file, a damaged zip or a `.keras`
+ * archive whose config.json or metadata.json declares more than MAX_JSON_MEMBER_BYTES.
  */
 export async function detectModelFormat(path: string, filename: string = basename(path)): Promise<ModelFormat> {
   if ((await stat(path)).isDirectory()) {
@@ -67,8 +69,14 @@ export async function detectModelFormat(path: string, filename: string = basenam
 }
 
 async function detectArchiveFormat(path: string, filename: string): Promise<ModelFormat> {
-  const names = await withModelArchive(path, filename, 'zip archive', {}, async (archive) => archive.entries.map((entry) => entry.name));
+  const entries = await withModelArchive(path, filename, 'zip archive', {}, async (archive) => archive.entries);
+  const names = entries.map((entry) => entry.name);
   if (names.includes(CONFIG_MEMBER) && names.includes(WEIGHTS_MEMBER)) {
+    // An oversized config is rejected here, from the central directory alone, so that
+    // callers do not first start the child process that reads the archive.
+    for (const entry of entries.filter(({ name }) => name === CONFIG_MEMBER || name === METADATA_MEMBER)) {
+      checkJsonMemberSize(entry, filename);
+    }
     return 'keras';
   }
   if (names.some((name) => name === MODEL_JSON || name.endsWith(`/${MODEL_JSON}`))) {
