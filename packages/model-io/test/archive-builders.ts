@@ -1,6 +1,6 @@
 // Builders of `.npy` and zip bytes for the hostile-input, writer and fuzz tests. Their
 // headers may lie on purpose, which no real writer allows.
-import { crc32 } from 'node:zlib';
+import { constants, crc32, deflateRawSync } from 'node:zlib';
 
 import { deflateSync } from 'fflate';
 
@@ -97,4 +97,16 @@ export async function* chunked(bytes: Uint8Array, size: number): AsyncGenerator<
   for (let start = 0; start < bytes.length; start += size) {
     yield bytes.subarray(start, Math.min(bytes.length, start + size));
   }
+}
+
+/**
+ * Returns a raw deflate stream that inflates to `prefix` and then continues with
+ * `invalidBytes` bytes of 0xFF, an invalid block type. A reader that inflates past
+ * `prefix` raises a corrupt-data error, so a test can show where reading stopped.
+ */
+export function deflateThenCorrupt(prefix: Uint8Array, invalidBytes: number): Uint8Array {
+  // A sync flush ends the stream without a final block and on a byte boundary, so the
+  // next byte starts a new block header.
+  const valid = deflateRawSync(prefix, { finishFlush: constants.Z_SYNC_FLUSH });
+  return Buffer.concat([valid, new Uint8Array(invalidBytes).fill(0xff)]);
 }

@@ -9,8 +9,9 @@ import { unzipSync } from 'fflate';
 import { isCentroidError } from '@centroid/contracts';
 
 import { loadH5wasm, openH5File, readMemfsFile, removeMemfsFile, writeIntoMemfs } from '../src/hdf5/h5wasm.js';
-import { inspectModelFile, readKerasArchive, readKerasH5, readTfjsModel, toLayersModel } from '../src/index.js';
-import { buildZip } from './archive-builders.js';
+import { detectModelFormat, inspectModelFile, readKerasArchive, readKerasH5, readModel, readTfjsModel, toLayersModel } from '../src/index.js';
+import { SMALL_READ_CHUNK_BYTES } from '../src/zip.js';
+import { buildZip, deflateThenCorrupt } from './archive-builders.js';
 import { fixture, temporaryFolder } from './helpers.js';
 
 import type { TestContext } from 'node:test';
@@ -237,5 +238,46 @@ describe('hostile archive configs', () => {
     const { model } = await toLayersModel(await readTfjsModel(join(folder, 'model.json')));
     assert.ok(model.layers.length > 0);
     model.dispose();
+  });
+});
+
+/**
+ * Writes branches.keras with its config.json replaced by `deflated`, a deflate stream
+ * whose zip headers declare `declaredSize` bytes uncompressed.
+ */
+async function kerasWithDeflatedConfig(t: TestContext, name: string, deflated: Uint8Array, declaredSize: number): Promise<string> {
+  const members = unzipSync(await readFile(formatsFixture('keras3/branches.keras')));
+  const path = join(await temporaryFolder(t), name);
+  const zipMembers = Object.entries(members).map(([member, data]) =>
+    member === 'config.json' ? { name: member, data, method: 8 as const, deflated, declaredSize, crc: 0 } : { name: member, data, method: 8 as const },
+  );
+  await writeFile(path, buildZip(zipMembers));
+  return path;
+}
+
+describe('.keras compression bombs', () => {
+  test('rejects a config.json bomb before inflating it', async (t) => {
+    // The config declares 400 MB, but its deflate stream is invalid from the first
+    // block on, so any attempt to inflate it fails with a corrupt-data error instead
+    // of the size error. 400 000 compressed bytes can honestly encode 400 MB.
+    const declaredSize = 400_000_000;
+    const path = await kerasWithDeflatedConfig(t, 'bomb.keras', deflateThenCorrupt(new Uint8Array(0), 400_000), declaredSize);
+    const expected = /^bomb\.keras: config\.json declares 400000000 bytes uncompressed, more than the limit of 67108864 bytes for a JSON member\.$/;
+
+    await assertRejects(detectModelFormat(path), 'MODEL_INVALID', expected);
+    await assertRejects(readModel(path), 'MODEL_INVALID', expected);
+    await assertRejects(inspectModelFile(path), 'MODEL_INVALID', expected);
+    await assertRejects(readKerasArchive(path), 'MODEL_INVALID', expected);
+  });
+
+  test('stops inflating a lying config.json after one read step', async (t) => {
+    // 8 MiB of zeros deflate to about 8 KiB, more than the first read step of a member
+    // that declares 1000 bytes. The invalid bytes after them are reached only by a
+    // reader that goes on inflating after the member has passed its declared size.
+    const deflated = deflateThenCorrupt(new Uint8Array(8 * 1024 * 1024), 1024);
+    assert.ok(deflated.length - 1024 > SMALL_READ_CHUNK_BYTES, `the valid part is only ${deflated.length - 1024} bytes`);
+    const path = await kerasWithDeflatedConfig(t, 'lying.keras', deflated, 1000);
+
+    await assertRejects(readKerasArchive(path), 'MODEL_INVALID', /^lying\.keras is not a valid Keras 3 \.keras archive: member "config\.json" expands past its declared 1000 bytes/);
   });
 });
