@@ -121,9 +121,9 @@ export const MODEL_CONTENT_TYPES: Record<ModelFormat, string> = {
 /**
  * Writes `source` in `format` at `outPath` with the weights in `replacements` (keyed by
  * `WeightEntry.datasetPath`) replaced. A model written in its own format keeps every
- * other byte of its weights. Every format can be written from every other, except that
- * float16 weights cannot be converted into `.h5` or `.keras` (MODEL_FORMAT_UNSUPPORTED)
- * and a `.keras` archive holds only the layer types that `toKeras3ModelConfig` translates
+ * other byte of its weights. Every format can be written from every other, and weights
+ * keep their storage type where the format has it (float16 in every format). A `.keras`
+ * archive holds only the layer types that `toKeras3ModelConfig` translates
  * (MODEL_LAYER_UNSUPPORTED otherwise).
  */
 export async function writeModel(
@@ -143,31 +143,24 @@ export async function writeModel(
 
 /**
  * Returns whether `writeModel` can write a model of `sourceFormat` in `format`. It can for
- * every pair; float16 weights and, for `.keras`, layer types can still stop a conversion.
+ * every pair; for `.keras`, layer types can still stop a conversion.
  */
 export function canWriteFormat(_sourceFormat: ModelFormat, _format: ModelFormat): boolean {
   return true;
 }
 
 /**
- * Returns why a model of `sourceFormat` with these weights cannot be written in `format`,
- * as a phrase that follows the file name, or null when it can. With `modelConfig`, a
- * conversion into `.keras` also checks that every layer type has a Keras 3 translation.
+ * Returns why a model of `sourceFormat` cannot be written in `format`, as a phrase that
+ * follows the file name, or null when it can. With `modelConfig`, a conversion into
+ * `.keras` checks that every layer type has a Keras 3 translation. Every weight storage
+ * type converts into every format, so `_weights` is not read.
  */
 export function outputFormatProblem(
   sourceFormat: ModelFormat,
   format: ModelFormat,
-  weights: readonly { dtype: string }[],
+  _weights: readonly { dtype: string }[],
   modelConfig?: KerasModelConfig,
 ): string | null {
-  const createsHdf5 = (format === 'keras_h5' || format === 'keras') && format !== sourceFormat;
-  if (createsHdf5 && weights.some((weight) => weight.dtype === 'float16')) {
-    const written = format === 'keras' ? 'Keras 3 archive (.keras)' : 'Keras HDF5 file';
-    return (
-      `has float16 weights, and a ${written} with float16 weights cannot be created from another format. ` +
-      'Use output_format "same" or "tfjs", which keep float16.'
-    );
-  }
   if (format === 'keras' && sourceFormat !== 'keras' && modelConfig !== undefined) {
     const unsupported = findUnsupportedKeras3Layers(modelConfig);
     if (unsupported.length > 0) {

@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 
 import { isCentroidError } from '@centroid/contracts';
 
+import { float16ToFloat32, float32ToFloat16 } from '../src/float16.js';
 import { findUnsupportedKeras3Layers, toKeras3CompileConfig, toKeras3ModelConfig } from '../src/keras-archive/keras3-config.js';
 import { outputFormatProblem, readKerasArchive, readModel, toLayersModel, writeModel } from '../src/index.js';
 import { maxAbsoluteDifference, pythonSkipReason, repositoryRoot, temporaryFolder, venvPython } from './helpers.js';
@@ -231,8 +232,8 @@ describe('translating configs to Keras 3', () => {
     assert.equal(outputFormatProblem('tfjs', 'keras', [{ dtype: 'float32' }]), null);
     assert.equal(outputFormatProblem('keras_h5', 'keras', [{ dtype: 'float64' }]), null);
     assert.equal(outputFormatProblem('keras', 'keras', [{ dtype: 'float16' }]), null);
-    assert.match(outputFormatProblem('keras_h5', 'keras', [{ dtype: 'float16' }]) ?? '', /has float16 weights, and a Keras 3 archive/);
-    assert.match(outputFormatProblem('tfjs', 'keras', [{ dtype: 'float16' }]) ?? '', /has float16 weights/);
+    assert.equal(outputFormatProblem('keras_h5', 'keras', [{ dtype: 'float16' }]), null);
+    assert.equal(outputFormatProblem('tfjs', 'keras', [{ dtype: 'float16' }]), null);
   });
 
   test('training config becomes compile_config', async () => {
@@ -326,7 +327,7 @@ interface ConvertedFixture {
 
 /** Fixtures that are left out of the round trip, and why. */
 const LEFT_OUT: Record<string, string> = {
-  float16: 'float16 weights cannot be written to a .keras archive from another format; the rejection is tested separately',
+  float16: 'Keras computes these models in float16 and the engine in float32; "float16 archives predict as the source" checks the .h5 ones',
   'slash-names': 'Keras 3 rejects "/" in layer names; the rejection is tested separately',
 };
 
@@ -360,15 +361,30 @@ describe('converting models into .keras', () => {
     }
   });
 
-  test('float16 and slash names are rejected', async (t) => {
+  test('float16 weights stay float16', async (t) => {
     const folder = await temporaryFolder(t);
-    const half = await readModel(join(formatsFolder, 'keras2/float16.h5'));
-    await assert.rejects(writeModel(half, 'keras', join(folder, 'half.keras'), new Map()), (error) => {
-      assert.ok(isCentroidError(error));
-      assert.equal(error.code, 'MODEL_FORMAT_UNSUPPORTED');
-      assert.match(error.message, /is float16, and a Keras 3 archive with float16 weights cannot be created/);
-      return true;
-    });
+    for (const file of ['keras2/float16.h5', 'keras3/float16.h5']) {
+      const source = await readModel(join(formatsFolder, file));
+      assert.ok(source.weights.every((weight) => weight.dtype === 'float16'), `${file} is not all float16`);
+      const replacements = clusterKernels(source);
+      const outPath = join(folder, `${file.replace('/', '_')}.keras`);
+      await writeModel(source, 'keras', outPath, replacements);
+
+      // Both list each layer's kernel before its bias, so the weights pair up by position.
+      const written = await readKerasArchive(outPath);
+      assert.equal(written.weights.length, source.weights.length, file);
+      for (const [index, weight] of written.weights.entries()) {
+        const expected = source.weights[index] as (typeof source.weights)[number];
+        const values = replacements.get(expected.datasetPath) ?? expected.values;
+        assert.equal(weight.dtype, 'float16', `${file}: ${weight.datasetPath}`);
+        assert.deepEqual(weight.shape, expected.shape, `${file}: ${weight.datasetPath}`);
+        assert.deepEqual(weight.values, float16ToFloat32(float32ToFloat16(values)), `${file}: ${weight.datasetPath}`);
+      }
+    }
+  });
+
+  test('slash names are rejected', async (t) => {
+    const folder = await temporaryFolder(t);
     const slashes = await readModel(join(formatsFolder, 'keras2/slash-names.h5'));
     await assert.rejects(writeModel(slashes, 'keras', join(folder, 'slashes.keras'), new Map()), (error) => {
       assert.ok(isCentroidError(error));
@@ -400,6 +416,33 @@ describe('converted .keras archives in Keras 3', { skip: pythonSkipReason() }, (
       const keras = (result?.outputs ?? []).flat(Infinity) as number[];
       const difference = maxAbsoluteDifference(keras, engine);
       assert.ok(difference < 1e-4, `${fixture.file}: Keras 3 and the engine differ by ${difference}`);
+    }
+  });
+
+  test('float16 archives predict as the source', async (t) => {
+    const folder = await temporaryFolder(t);
+    const fixtures = (await formatFixtures()).filter((fixture) => fixture.model === 'float16' && fixture.format === 'h5');
+    assert.equal(fixtures.length, 2, 'expected keras2/float16.h5 and keras3/float16.h5');
+
+    const requests = [];
+    const recorded = [];
+    for (const fixture of fixtures) {
+      const outPath = join(folder, `${fixture.file.replace('/', '_')}.keras`);
+      await writeModel(await readModel(join(formatsFolder, fixture.file)), 'keras', outPath, new Map());
+      const { inputs, outputs } = await readJson<Predictions>(join(formatsFolder, fixture.predictions));
+      requests.push({ model: outPath, keras: 3, inputs, input_dtype: fixture.input_dtype });
+      recorded.push(outputs.flat());
+    }
+    const requestsPath = join(folder, 'requests.json');
+    await writeFile(requestsPath, JSON.stringify(requests));
+    const results = JSON.parse(await runVenvPython(predictScript, ['--requests', requestsPath])) as { outputs?: number[][]; error?: string }[];
+
+    // The Keras that saved each fixture recorded its outputs, computed in float16 with the
+    // same weights, so Keras 3 loading the converted archive predicts the same values.
+    for (const [index, fixture] of fixtures.entries()) {
+      const result = results[index];
+      assert.equal(result?.error, undefined, `${fixture.file}: Keras 3 failed: ${result?.error}`);
+      assert.deepEqual((result?.outputs ?? []).flat(), recorded[index], fixture.file);
     }
   });
 

@@ -5,8 +5,7 @@ import { describe, test } from 'node:test';
 
 import * as tf from '@tensorflow/tfjs';
 
-import { isCentroidError } from '@centroid/contracts';
-
+import { float16ToFloat32, float32ToFloat16 } from '../src/float16.js';
 import { readKerasArchive, readKerasH5, readModel, readNpy, readNpz, readTfjsModel, toLayersModel, writeModel, writeTfjsModel } from '../src/index.js';
 import { fixture, maxAbsoluteDifference, pythonSkipReason, runPython, temporaryFolder } from './helpers.js';
 
@@ -75,15 +74,28 @@ describe('converting models into .h5', () => {
     }
   });
 
-  test('float16 weights are rejected', async (t) => {
-    const source = await readKerasArchive(fixture('archive-float16.keras'));
-    const outPath = join(await temporaryFolder(t), 'half.h5');
-    await assert.rejects(writeModel(source, 'keras_h5', outPath, new Map()), (error) => {
-      assert.ok(isCentroidError(error));
-      assert.equal(error.code, 'MODEL_FORMAT_UNSUPPORTED');
-      assert.match(error.message, /is float16, and a Keras HDF5 file with float16 weights cannot be created/);
-      return true;
-    });
+  test('float16 weights stay float16', async (t) => {
+    const folder = await temporaryFolder(t);
+    const tfjsPath = join(folder, 'float16.tfjs.zip');
+    await writeTfjsModel(await readKerasH5(fixture('float16.h5')), tfjsPath, new Map());
+
+    for (const source of [await readKerasArchive(fixture('archive-float16.keras')), await readTfjsModel(tfjsPath)]) {
+      assert.ok(source.weights.every((weight) => weight.dtype === 'float16'), `${source.filename} is not all float16`);
+      const replacements = replaceKernels(source);
+      const outPath = join(folder, `${source.format}.h5`);
+      await writeModel(source, 'keras_h5', outPath, replacements);
+
+      // Both list each layer's kernel before its bias, so the weights pair up by position.
+      const written = await readKerasH5(outPath);
+      assert.equal(written.weights.length, source.weights.length, source.filename);
+      for (const [index, weight] of written.weights.entries()) {
+        const expected = source.weights[index] as (typeof source.weights)[number];
+        const values = replacements.get(expected.datasetPath) ?? expected.values;
+        assert.equal(weight.dtype, 'float16', `${source.filename}: ${weight.datasetPath}`);
+        assert.deepEqual(weight.shape, expected.shape, `${source.filename}: ${weight.datasetPath}`);
+        assert.deepEqual(weight.values, float16ToFloat32(float32ToFloat16(values)), `${source.filename}: ${weight.datasetPath}`);
+      }
+    }
   });
 });
 
@@ -112,6 +124,47 @@ describe('converted .h5 files in Keras 3', { skip: pythonSkipReason() }, () => {
     await runPython('keras_predict.py', [requestsPath]);
     const keras = await readNpy(output);
     const engine = await enginePrediction(await readKerasH5(outPath), io);
+    const difference = maxAbsoluteDifference(keras.data as Float32Array, engine);
+    assert.ok(difference < 1e-4, `tf_keras and the engine differ by ${difference}`);
+  });
+
+  test('Keras 3 loads a float16 .h5', async (t) => {
+    const folder = await temporaryFolder(t);
+    const sourcePath = fixture('archive-float16.keras');
+    const outPath = join(folder, 'archive-float16.h5');
+    await writeModel(await readKerasArchive(sourcePath), 'keras_h5', outPath, new Map());
+
+    const requests = [sourcePath, outPath].map((model, index) => ({ model, inputs: fixture('archive-float16.io.npz'), output: join(folder, `${index}.npy`) }));
+    const requestsPath = join(folder, 'requests.json');
+    await writeFile(requestsPath, JSON.stringify(requests));
+    const dtypes = (await runPython('keras3_predict.py', [requestsPath])).trim().split('\n').map((line) => (JSON.parse(line) as { dtype: string }).dtype);
+    assert.deepEqual(dtypes, ['float16', 'float16']);
+
+    // Both models compute in float16 with the same weights, so their outputs are equal.
+    const source = await readNpy(join(folder, '0.npy'));
+    const converted = await readNpy(join(folder, '1.npy'));
+    assert.deepEqual(converted.data, source.data);
+  });
+
+  test('tf_keras loads float16 weights from TF.js', async (t) => {
+    const folder = await temporaryFolder(t);
+    const tfjsPath = join(folder, 'float16.tfjs.zip');
+    await writeTfjsModel(await readKerasH5(fixture('float16.h5')), tfjsPath, new Map());
+    const outPath = join(folder, 'float16.h5');
+    await writeModel(await readTfjsModel(tfjsPath), 'keras_h5', outPath, new Map());
+
+    const datasets = JSON.parse(await runPython('read_datasets.py', [outPath]))[outPath] as Record<string, { dtype: string }>;
+    assert.ok(Object.keys(datasets).length > 0, 'the converted file has no datasets');
+    for (const [path, { dtype }] of Object.entries(datasets)) {
+      assert.equal(dtype, '<f2', path);
+    }
+
+    const requestsPath = join(folder, 'requests.json');
+    const output = join(folder, 'float16.tf_keras.npy');
+    await writeFile(requestsPath, JSON.stringify([{ model: outPath, inputs: fixture('float16.io.npz'), output }]));
+    await runPython('keras_predict.py', [requestsPath]);
+    const keras = await readNpy(output);
+    const engine = await enginePrediction(await readKerasH5(outPath), 'float16');
     const difference = maxAbsoluteDifference(keras.data as Float32Array, engine);
     assert.ok(difference < 1e-4, `tf_keras and the engine differ by ${difference}`);
   });

@@ -3,12 +3,15 @@
 // Keras 3.15 writes: `metadata.json`, `config.json` in the Keras 3 serialization, and
 // `model.weights.h5` with each layer's variables under `layers/<key>/vars/<i>`, where
 // `<key>` is the snake-case class name made unique by a counter in `model.layers` order.
+// Float16 variables are created as float32 datasets and narrowed to float16 after h5wasm
+// closes the file, because h5wasm 0.10 cannot create float16 datasets.
 import * as tf from '@tensorflow/tfjs';
 
 import { CentroidError, isCentroidError } from '@centroid/contracts';
 
 import { writeZip } from '../archive/write-zip.js';
 import { closeQuietly, createMemfsPath, describeH5Error, loadH5wasm, openH5File, readMemfsFile, removeMemfsFile } from '../hdf5/h5wasm.js';
+import { createFloat16Placeholder, narrowDatasetsToFloat16 } from '../keras-h5/float16-datasets.js';
 import { defaultTimeoutMs, runIsolatedH5Task } from '../keras-h5/isolated.js';
 import { toLayersModel } from '../keras-h5/to-layers-model.js';
 import { encodeReplacements } from '../keras-h5/write.js';
@@ -18,7 +21,8 @@ import { CONFIG_MEMBER, METADATA_MEMBER, WEIGHTS_MEMBER } from './read.js';
 import { toSnakeCase } from './weight-layout.js';
 
 import type { Group, H5File } from '../hdf5/h5wasm.js';
-import type { WeightEntry } from '../keras-h5/types.js';
+import type { Float16Dataset } from '../keras-h5/float16-datasets.js';
+import type { WeightDtype, WeightEntry } from '../keras-h5/types.js';
 import type { WriteKerasH5Result, WriteWarning } from '../keras-h5/write.js';
 import type { ModelFile } from '../model-types.js';
 import type { TensorShapeLookup } from './keras3-config.js';
@@ -33,7 +37,8 @@ const RECURRENT_CLASSES = new Set(['LSTM', 'GRU', 'SimpleRNN']);
 export interface PlannedVarsGroup {
   path: string;
   name: string;
-  variables: { shape: number[]; values: Float32Array | Float64Array }[];
+  /** Each variable's shape, storage type and values: Float64Array for float64, Float32Array otherwise. */
+  variables: { shape: number[]; dtype: WeightDtype; values: Float32Array | Float64Array }[];
 }
 
 /** The whole archive to write, planned in the parent and written in the child. */
@@ -51,22 +56,11 @@ interface Keras3Layer {
 
 /**
  * Writes `source`, a Keras HDF5 file or a TF.js model, as a Keras 3 archive at `outPath`
- * with the weights in `replacements` replaced. Raises MODEL_LAYER_UNSUPPORTED when a
- * layer has no Keras 3 translation and MODEL_FORMAT_UNSUPPORTED for float16 weights,
- * because h5wasm 0.10 cannot create float16 datasets.
+ * with the weights in `replacements` replaced. Each variable keeps its storage type,
+ * float16 included. Raises MODEL_LAYER_UNSUPPORTED when a layer has no Keras 3 translation.
  */
 export async function createKerasArchive(source: ModelFile, outPath: string, replacements: Map<string, Float32Array>): Promise<WriteKerasH5Result> {
   encodeReplacements(source, replacements);
-  const float16 = source.weights.find((weight) => weight.dtype === 'float16');
-  if (float16 !== undefined) {
-    throw new CentroidError(
-      'MODEL_FORMAT_UNSUPPORTED',
-      `${source.filename}: weight "${float16.name}" is float16, and a Keras 3 archive with float16 weights cannot be created ` +
-        '(h5wasm 0.10 has no float16 datasets). Use output_format "same" or "tfjs", which keep float16.',
-      { file: source.filename, field: 'output_format' },
-    );
-  }
-
   const warnings: WriteWarning[] = [];
   const plan = await planKerasArchive(source, replacements, warnings);
   const timeoutMs = await defaultTimeoutMs(source.path).catch(() => 60_000);
@@ -99,7 +93,7 @@ async function planKerasArchive(source: ModelFile, replacements: Map<string, Flo
     const valuesOf = (variable: tf.LayerVariable): PlannedVarsGroup['variables'][number] => {
       const entry = entryByVariable.get(variable.id) as WeightEntry;
       const values = replacements.get(entry.datasetPath) ?? entry.values;
-      return { shape: entry.shape, values: entry.dtype === 'float64' ? Float64Array.from(values) : values };
+      return { shape: entry.shape, dtype: entry.dtype, values: entry.dtype === 'float64' ? Float64Array.from(values) : values };
     };
 
     const groups: PlannedVarsGroup[] = [];
@@ -247,16 +241,19 @@ export async function createKerasArchiveInProcess(outPath: string, plan: Planned
   let file: H5File | null = null;
   try {
     file = openH5File(memfsPath, 'w');
+    const float16Datasets: Float16Dataset[] = [];
     for (const planned of plan.groups) {
-      writeVarsGroup(file, planned);
+      float16Datasets.push(...writeVarsGroup(file, planned));
     }
     file.close();
     file = null;
+    const weights = readMemfsFile(memfsPath);
+    narrowDatasetsToFloat16(weights, float16Datasets);
     const encoder = new TextEncoder();
     await writeZip(outPath, [
       { name: METADATA_MEMBER, bytes: encoder.encode(plan.metadataJson), deflate: true },
       { name: CONFIG_MEMBER, bytes: encoder.encode(plan.configJson), deflate: true },
-      { name: WEIGHTS_MEMBER, bytes: readMemfsFile(memfsPath), deflate: false },
+      { name: WEIGHTS_MEMBER, bytes: weights, deflate: false },
     ]);
     return null;
   } catch (error) {
@@ -270,13 +267,21 @@ export async function createKerasArchiveInProcess(outPath: string, plan: Planned
   }
 }
 
-function writeVarsGroup(file: H5File, planned: PlannedVarsGroup): void {
+/** Writes one `vars` group and returns its float16 variables, which are still float32 datasets. */
+function writeVarsGroup(file: H5File, planned: PlannedVarsGroup): Float16Dataset[] {
   let parent: Group = file;
   for (const part of planned.path.split('/')) {
     parent = parent.keys().includes(part) ? (parent.get(part) as Group) : parent.create_group(part);
   }
   parent.create_attribute('name', planned.name);
+
+  const float16Datasets: Float16Dataset[] = [];
   planned.variables.forEach((variable, index) => {
-    parent.create_dataset({ name: String(index), data: variable.values, shape: variable.shape });
+    if (variable.dtype === 'float16') {
+      float16Datasets.push(createFloat16Placeholder(parent, String(index), variable.shape, variable.values as Float32Array));
+    } else {
+      parent.create_dataset({ name: String(index), data: variable.values, shape: variable.shape });
+    }
   });
+  return float16Datasets;
 }

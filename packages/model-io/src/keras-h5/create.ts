@@ -1,25 +1,31 @@
 // Writes a Keras HDF5 model file from scratch, for a model that was uploaded in another
 // format. The layout is the one `model.save("model.h5")` writes: root attributes with the
 // configs, and under `model_weights` one group per top-level layer whose `weight_names`
-// list its weights in the order Keras loads them, trainable weights first.
+// list its weights in the order Keras loads them, trainable weights first. Float16
+// weights are created as float32 datasets and narrowed to float16 after h5wasm closes
+// the file, because h5wasm 0.10 cannot create float16 datasets.
 import * as tf from '@tensorflow/tfjs';
 
 import { CentroidError, isCentroidError } from '@centroid/contracts';
 
 import { closeQuietly, createMemfsPath, describeH5Error, loadH5wasm, openH5File, readMemfsFile, removeMemfsFile } from '../hdf5/h5wasm.js';
+import { createFloat16Placeholder, narrowDatasetsToFloat16 } from './float16-datasets.js';
 import { defaultTimeoutMs, runIsolatedH5Task } from './isolated.js';
 import { toLayersModel } from './to-layers-model.js';
 import { encodeReplacements, writeAtomically } from './write.js';
 
 import type { H5File } from '../hdf5/h5wasm.js';
 import type { ModelFile } from '../model-types.js';
-import type { WeightEntry } from './types.js';
+import type { Float16Dataset } from './float16-datasets.js';
+import type { WeightDtype, WeightEntry } from './types.js';
 import type { WriteKerasH5Result } from './write.js';
 
-/** One weight dataset to create: its name under the layer group, shape and values. */
+/** One weight dataset to create: its name under the layer group, shape, storage type and values. */
 interface PlannedWeight {
   name: string;
   shape: number[];
+  dtype: WeightDtype;
+  /** Float64Array for a float64 weight, Float32Array otherwise. */
   values: Float32Array | Float64Array;
 }
 
@@ -32,22 +38,11 @@ export interface PlannedKerasH5 {
 /**
  * Writes `source`, a `.keras` archive or a TF.js model, as a Keras HDF5 file at `outPath`
  * with the weights in `replacements` replaced. The weights of each top-level layer follow
- * TF.js's order, which is Keras's for the layers TF.js builds. Raises
- * MODEL_FORMAT_UNSUPPORTED for float16 weights, because h5wasm 0.10 cannot create float16
- * datasets and widening them would change the model's format.
+ * TF.js's order, which is Keras's for the layers TF.js builds. Each weight keeps its
+ * storage type, float16 included, and replaced values are rounded to it.
  */
 export async function createKerasH5(source: ModelFile, outPath: string, replacements: Map<string, Float32Array>): Promise<WriteKerasH5Result> {
   encodeReplacements(source, replacements);
-  const float16 = source.weights.find((weight) => weight.dtype === 'float16');
-  if (float16 !== undefined) {
-    throw new CentroidError(
-      'MODEL_FORMAT_UNSUPPORTED',
-      `${source.filename}: weight "${float16.name}" is float16, and a Keras HDF5 file with float16 weights cannot be created ` +
-        '(h5wasm 0.10 has no float16 datasets). Use output_format "same" or "tfjs", which keep float16.',
-      { file: source.filename, field: 'output_format' },
-    );
-  }
-
   const plan = await planKerasH5(source, replacements);
   const timeoutMs = await defaultTimeoutMs(source.path).catch(() => 60_000);
   await runIsolatedH5Task<null>('createKerasH5', [outPath, plan], timeoutMs, {
@@ -69,7 +64,12 @@ async function planKerasH5(source: ModelFile, replacements: Map<string, Float32A
       weights: [...layer.trainableWeights, ...layer.nonTrainableWeights].map((variable) => {
         const entry = entryByVariable.get(variable.id) as WeightEntry;
         const values = replacements.get(entry.datasetPath) ?? entry.values;
-        return { name: variable.originalName, shape: entry.shape, values: entry.dtype === 'float64' ? Float64Array.from(values) : values };
+        return {
+          name: variable.originalName,
+          shape: entry.shape,
+          dtype: entry.dtype,
+          values: entry.dtype === 'float64' ? Float64Array.from(values) : values,
+        };
       }),
     }));
 
@@ -95,10 +95,12 @@ export async function createKerasH5InProcess(outPath: string, plan: PlannedKeras
   let file: H5File | null = null;
   try {
     file = openH5File(memfsPath, 'w');
-    writePlan(file, plan);
+    const float16Datasets = writePlan(file, plan);
     file.close();
     file = null;
-    await writeAtomically(outPath, readMemfsFile(memfsPath));
+    const bytes = readMemfsFile(memfsPath);
+    narrowDatasetsToFloat16(bytes, float16Datasets);
+    await writeAtomically(outPath, bytes);
     return null;
   } catch (error) {
     if (isCentroidError(error)) {
@@ -120,7 +122,8 @@ function createStringList(group: { create_attribute: H5File['create_attribute'] 
   }
 }
 
-function writePlan(file: H5File, plan: PlannedKerasH5): void {
+/** Writes the planned file and returns its float16 weights, which are still float32 datasets. */
+function writePlan(file: H5File, plan: PlannedKerasH5): Float16Dataset[] {
   const { attributes } = plan;
   file.create_attribute('keras_version', attributes.keras_version);
   file.create_attribute('backend', attributes.backend);
@@ -134,6 +137,7 @@ function writePlan(file: H5File, plan: PlannedKerasH5): void {
   modelWeights.create_attribute('backend', attributes.backend);
   modelWeights.create_attribute('keras_version', attributes.keras_version);
 
+  const float16Datasets: Float16Dataset[] = [];
   for (const layer of plan.layers) {
     const group = modelWeights.create_group(layer.name);
     createStringList(group, 'weight_names', layer.weights.map((weight) => weight.name));
@@ -143,7 +147,13 @@ function writePlan(file: H5File, plan: PlannedKerasH5): void {
       for (const part of parts.slice(0, -1)) {
         parent = parent.keys().includes(part) ? (parent.get(part) as typeof group) : parent.create_group(part);
       }
-      parent.create_dataset({ name: parts.at(-1) as string, data: weight.values, shape: weight.shape });
+      const name = parts.at(-1) as string;
+      if (weight.dtype === 'float16') {
+        float16Datasets.push(createFloat16Placeholder(parent, name, weight.shape, weight.values as Float32Array));
+      } else {
+        parent.create_dataset({ name, data: weight.values, shape: weight.shape });
+      }
     }
   }
+  return float16Datasets;
 }
