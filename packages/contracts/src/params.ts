@@ -184,8 +184,8 @@ export const JobParamsSchema = z
     dataset: DatasetParamsSchema.default(DatasetParamsSchema.parse({})),
     /**
      * Format of the returned model: `same` as the upload, `keras_h5`, `keras` or `tfjs`.
-     * Any upload can be returned as `tfjs`, and as `keras_h5` unless it has float16 weights;
-     * `keras` only from a `.keras` upload. @defaultValue `same`
+     * Any upload can be returned as `tfjs` or `keras_h5`, and as `keras` when every layer
+     * has a Keras 3 translation. Float16 weights stay float16. @defaultValue `same`
      */
     output_format: z.enum(OUTPUT_FORMATS).default('same'),
     webhook: WebhookParamsSchema.optional(),
