@@ -24,6 +24,7 @@ import { Worker } from 'node:worker_threads';
 import type { CentroidInitialisation } from '../packages/contracts/src/params.js';
 import { assignClusters } from '../packages/engine/src/assign-clusters.js';
 import { initialiseCentroids } from '../packages/engine/src/initialise-centroids.js';
+import { planThreads } from '../packages/engine/src/kmeans-1d-optimal.js';
 import { createRandom } from '../packages/engine/src/random.js';
 import { sumOfSquaredErrors } from '../packages/engine/src/squared-error.js';
 import { runChild } from './lib/run-child.js';
@@ -39,9 +40,9 @@ const INITIALISATION_SEED = 0;
 /** The whole run stops starting cases after this, to end within about 40 minutes. */
 const TOTAL_BUDGET_SECONDS = 32 * 60;
 /**
- * A kmeans_1d_optimal case estimated to take longer than this is skipped, so that N = 8
- * and 16 on 100M weights run. The estimate comes from the first case (1M weights),
- * whose arrays fit the caches better, so it runs low.
+ * A kmeans_1d_optimal case estimated to take longer than this is skipped, so that the
+ * run ends within the budget. The estimate scales the rate of the last measured
+ * kmeans_1d_optimal case, whose threads and array sizes may differ.
  */
 const MAX_OPTIMAL_CASE_SECONDS = 420;
 /** A case still running after this is killed. */
@@ -60,7 +61,9 @@ const BYTES_PER_WEIGHT: Record<CentroidInitialisation, number> = {
   kmeans_plus_plus: 28,
   kmeans: 28,
   // A sorted copy, three float64 prefix sums, three float64 cost rows and the SMAWK
-  // buffers (four int32 and two float64), with every value distinct in the worst case.
+  // buffers (four int32 and two float64), with every value distinct in the worst case, on
+  // one thread. Worker threads add up to 64 bytes each, and planThreads only starts them
+  // where that fits in half the free memory.
   kmeans_1d_optimal: 92,
 };
 
@@ -81,6 +84,8 @@ interface CaseMeasurement {
   /** Highest RSS of the child's whole life (Linux VmHWM), weight generation included; null elsewhere. */
   lifetime_peak_rss_bytes: number | null;
   mean_squared_error: number;
+  /** Threads of the initialisation: kmeans_1d_optimal's worker threads, 1 for the other methods. */
+  threads: number;
 }
 
 interface CaseResult extends CaseSpec {
@@ -122,7 +127,7 @@ async function runAll(quick: boolean): Promise<void> {
   }
 
   const results: CaseResult[] = [];
-  // SMAWK steps per second, from the first measured kmeans_1d_optimal case.
+  // SMAWK steps per second of the last measured kmeans_1d_optimal case.
   let optimalRate: number | null = null;
 
   for (const size of sizes) {
@@ -141,7 +146,7 @@ async function runAll(quick: boolean): Promise<void> {
         results.push(result);
         if (result.measurement !== null) {
           console.log(`${describeCase(spec)}: ${formatSeconds(result.measurement.total_ms)}, peak RSS ${formatMegabytes(result.measurement.peak_rss_bytes)}`);
-          if (method === 'kmeans_1d_optimal' && optimalRate === null) {
+          if (method === 'kmeans_1d_optimal') {
             optimalRate = optimalEvaluations(spec) / (result.measurement.initialisation_ms / 1000);
           }
         } else {
@@ -198,7 +203,7 @@ function reasonToSkip(spec: CaseSpec, optimalRate: number | null, elapsedSeconds
       return (
         `estimated ${Math.round(predictedSeconds)} s, over the ${MAX_OPTIMAL_CASE_SECONDS} s limit per case: ` +
         `about 2·N·n = ${optimalEvaluations(spec).toExponential(1)} SMAWK steps ` +
-        `at the ${optimalRate.toExponential(1)} per second measured on the first case`
+        `at the ${optimalRate.toExponential(1)} per second of the last measured case`
       );
     }
   }
@@ -258,6 +263,7 @@ function runCase(spec: CaseSpec): void {
   const peak = new Float64Array(new SharedArrayBuffer(8));
   const sampler = startRssSampler(peak);
 
+  const threads = spec.method === 'kmeans_1d_optimal' ? planThreads(distinctCount(values), spec.clusters) : 1;
   collectGarbage();
   const before = process.memoryUsage();
   peak[0] = before.rss;
@@ -282,9 +288,20 @@ function runCase(spec: CaseSpec): void {
     array_buffers_delta_bytes: after.arrayBuffers - before.arrayBuffers,
     lifetime_peak_rss_bytes: lifetimePeakRss(),
     mean_squared_error: sumOfSquaredErrors(values, centroids) / values.length,
+    threads,
   };
   if (assignment.length !== values.length) throw new Error('assignment has the wrong length');
   console.log(JSON.stringify(measurement));
+}
+
+/** Returns the number of distinct values, counting -0 and +0 as one, as kmeans_1d_optimal does. */
+function distinctCount(values: Float32Array): number {
+  const sorted = Float32Array.from(values).sort();
+  let count = 0;
+  for (let i = 0; i < sorted.length; i++) {
+    if (i === 0 || sorted[i] !== sorted[i - 1]) count++;
+  }
+  return count;
 }
 
 /** Returns `count` normal(0, 1) float32 values by the Box–Muller transform, repeatable for a seed. */
@@ -390,7 +407,9 @@ function formatMarkdown(
     `Machine: ${machine.cpu}, ${machine.cores} cores (shared with other work), ${formatMegabytes(machine.memory_bytes)}, Node.js ${machine.node}, ${machine.platform}.`,
     '',
     `Weights: normal(0, 1) float32, seed ${WEIGHT_SEED}. Each case is one child process: it generates the weights,`,
-    'then times `initialiseCentroids` (seed 0) and `assignClusters` once, on one thread.',
+    'then times `initialiseCentroids` (seed 0) and `assignClusters` once. Every method runs on one thread except',
+    'kmeans_1d_optimal, which splits large tensors over worker threads (the threads column; see',
+    '`planThreads` in packages/engine/src/kmeans-1d-optimal.ts).',
     '',
     'Memory columns: *peak RSS* is `process.memoryUsage.rss()` sampled every 5 ms by a worker thread during the',
     'case; *above baseline* is that peak minus the RSS after a full GC just before the case (the weights, 4 bytes',
@@ -401,20 +420,20 @@ function formatMarkdown(
     '',
     'The load column is the one-minute load average of the machine just before the case, since other work shares its cores.',
     '',
-    '| n | method | N | init s | assign s | total s | peak RSS MiB | above baseline MiB | heapUsed Δ MiB | arrayBuffers Δ MiB | MSE | load |',
-    '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| n | method | N | threads | init s | assign s | total s | peak RSS MiB | above baseline MiB | heapUsed Δ MiB | arrayBuffers Δ MiB | MSE | load |',
+    '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   const notes: string[] = [];
   for (const result of results) {
     const m = result.measurement;
     if (m === null) {
-      lines.push(`| ${formatCount(result.size)} | ${result.method} | ${result.clusters} | ${result.status} (see below) | | | | | | | | |`);
+      lines.push(`| ${formatCount(result.size)} | ${result.method} | ${result.clusters} | | ${result.status} (see below) | | | | | | | | |`);
       notes.push(`- ${describeCase(result)}: ${result.status}, ${result.reason}`);
       continue;
     }
     const megabytes = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
     lines.push(
-      `| ${formatCount(result.size)} | ${result.method} | ${result.clusters} | ${(m.initialisation_ms / 1000).toFixed(2)} | ` +
+      `| ${formatCount(result.size)} | ${result.method} | ${result.clusters} | ${m.threads} | ${(m.initialisation_ms / 1000).toFixed(2)} | ` +
         `${(m.assignment_ms / 1000).toFixed(2)} | ${(m.total_ms / 1000).toFixed(2)} | ${megabytes(m.peak_rss_bytes)} | ` +
         `${megabytes(m.rss_above_baseline_bytes)} | ${megabytes(m.heap_used_delta_bytes)} | ${megabytes(m.array_buffers_delta_bytes)} | ` +
         `${m.mean_squared_error.toExponential(3)} | ${result.load_average_before?.toFixed(2) ?? ''} |`,

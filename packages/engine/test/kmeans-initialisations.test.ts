@@ -214,4 +214,36 @@ describe('new initialisations on degenerate input', () => {
       assert.throws(() => initialiseCentroids(new Float32Array(0), 2, method, 0), RangeError);
     });
   }
+
+  it('gives the same centroids on worker threads', () => {
+    const random = createRandom(25);
+    for (let trial = 0; trial < 12; trial++) {
+      const count = 2000 + random.nextInt(30_000);
+      const values = trial % 3 === 0 ? valuesWithTies(count, 50 + random.nextInt(count), random) : normalValues(count, random);
+      const clusters = [2, 3, 8, 16, 33, 256][trial % 6] as number;
+      const serial = optimalKmeans1dCentroids(values, clusters, { threads: 1 });
+      const threads = 2 + (trial % 2);
+      // WHOLE_SEGMENT_WORK is 2^22, so inputs this small go to one worker whole unless
+      // the clusters are many, and the larger trials split across workers first.
+      const parallel = optimalKmeans1dCentroids(values, clusters, { threads, minParallelWork: 0 });
+      assert.deepEqual([...parallel], [...serial], `trial ${trial}: ${count} values in ${clusters} on ${threads} threads`);
+    }
+  });
+
+  it('splits across workers on large inputs', () => {
+    const values = normalValues(300_000, createRandom(26));
+    const serial = optimalKmeans1dCentroids(values, 40, { threads: 1 });
+    const parallel = optimalKmeans1dCentroids(values, 40, { threads: 2, minParallelWork: 0 });
+    assert.deepEqual([...parallel], [...serial]);
+  });
+
+  it('rejects an invalid CENTROID_KMEANS_THREADS', (t) => {
+    const saved = process.env.CENTROID_KMEANS_THREADS;
+    t.after(() => {
+      if (saved === undefined) delete process.env.CENTROID_KMEANS_THREADS;
+      else process.env.CENTROID_KMEANS_THREADS = saved;
+    });
+    process.env.CENTROID_KMEANS_THREADS = 'many';
+    assert.throws(() => optimalKmeans1dCentroids(new Float32Array([1, 2, 3, 4]), 2), /CENTROID_KMEANS_THREADS must be a positive integer, got "many"/);
+  });
 });
