@@ -30,7 +30,10 @@ import type { KerasModelFile, WeightDtype } from './types.js';
 
 /** Something the writer did that the caller should report, such as dropping optimizer state. */
 export interface WriteWarning {
-  /** Stable code: `OPTIMIZER_STATE_DROPPED` or `OPTIMIZER_STATE_KEPT`. */
+  /**
+   * Stable code for callers to match, such as `OPTIMIZER_STATE_DROPPED`, `OPTIMIZER_STATE_KEPT`,
+   * `WEIGHTS_NARROWED`, `TRAINING_CONFIG_DROPPED` or `TFJS_TOPOLOGY_REWRITTEN`.
+   */
   code: string;
   message: string;
 }
