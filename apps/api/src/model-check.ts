@@ -14,8 +14,9 @@ export type ModelInspector = (path: string, filename: string, params: SelectionP
 /**
  * Checks the model file (Keras `.h5`, Keras 3 `.keras` or zipped TF.js), its config and its
  * weight list, without reading weight values. Then checks that `output_format` can be
- * written from the upload's format, and the job's `layers` rules with the same decisions
- * the engine makes.
+ * written from the upload's format and layer types, with the same check and message as
+ * the worker. Last, it checks the job's `layers` rules with the same decisions the engine
+ * makes.
  * Errors of the file name the form field `model` unless they point at something narrower.
  */
 export const inspectUploadedModel: ModelInspector = async (path, filename, params) => {
@@ -29,7 +30,7 @@ export const inspectUploadedModel: ModelInspector = async (path, filename, param
 
   const outputFormat = params.output_format ?? 'same';
   const format = outputFormat === 'same' ? inspection.format : outputFormat;
-  const problem = outputFormatProblem(inspection.format, format, inspection.weights);
+  const problem = outputFormatProblem(inspection.format, format, inspection.weights, inspection.modelConfig);
   if (problem !== null) {
     throw new CentroidError('PARAMS_INVALID', `output_format "${outputFormat}": ${filename} ${problem}`, { field: 'output_format', file: filename });
   }

@@ -13,6 +13,8 @@ import type { PartSpec } from './multipart-body.js';
 // Keras 3 .keras archives from model-io's fixtures: convolution and Dense layers (30 KB), and Dense layers in float16 (15 KB).
 const CONVOLUTIONAL = fileURLToPath(new URL('../../../packages/model-io/test/fixtures/archive-convolutional.keras', import.meta.url));
 const FLOAT16 = fileURLToPath(new URL('../../../packages/model-io/test/fixtures/archive-float16.keras', import.meta.url));
+// A Keras 2 .h5 model whose layer names contain '/', which Keras 3 does not allow (25 KB).
+const SLASH_NAMES = fileURLToPath(new URL('../../../packages/examples/fixtures/formats/keras2/slash-names.h5', import.meta.url));
 
 function paramsPart(params: unknown): PartSpec {
   return { name: 'params', content: JSON.stringify(params) };
@@ -148,6 +150,16 @@ describe('POST /v1/jobs with .keras and TF.js models', () => {
       { name: 'model', filename: 'convolutional.keras', content: await readFile(CONVOLUTIONAL) },
     ]);
     assert.equal(response.statusCode, 202, response.body);
+  });
+
+  it('rejects .keras output for untranslatable layers', async () => {
+    const response = await submit([
+      paramsPart({ number_of_clusters: 4, output_format: 'keras' }),
+      { name: 'model', filename: 'slash-names.h5', content: await readFile(SLASH_NAMES) },
+    ]);
+    const problem = await assertProblem(response, 422, 'PARAMS_INVALID', 'output_format');
+    assert.match(problem.detail, /^output_format "keras": slash-names\.h5 cannot be written as a Keras 3 archive \(\.keras\) because 2 layer\(s\)/);
+    assert.match(problem.detail, /layer "block\/dense"/);
   });
 
   it('rejects a zip that is no model', async () => {
