@@ -7,6 +7,7 @@ export * from './validation.js';
 export * from './cluster-job-data.js';
 export * from './job-page.js';
 export * from './layer-selection.js';
+export * from './output-channel-axis.js';
 export * from './worker.js';
 export * from './json-schema.js';
 export * from './keras-config-layers.js';

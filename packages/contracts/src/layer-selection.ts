@@ -3,6 +3,7 @@
 // API's check at submit and the engine decide from the same rules.
 import { CentroidError } from './errors.js';
 import type { Warning } from './job.js';
+import { outputChannelAxisOf } from './output-channel-axis.js';
 import { NORMALIZATION_LAYER_CLASSES, type CentroidInitialisation, type JobParams, type LayerMatch, type LayerRule } from './params.js';
 
 /** The job parameters that decide the selection. */
@@ -47,11 +48,24 @@ export interface WeightDescription {
   dtype: string;
 }
 
+/**
+ * The size of a weight that the class rules would cluster but that has no more weights
+ * than its number of clusters, so clustering cannot shrink it.
+ */
+export interface TooFewWeights {
+  /** Weights in the tensor, or in each output channel when `perChannel` is true. */
+  weights: number;
+  clusters: number;
+  perChannel: boolean;
+}
+
 /** The decision for one weight. */
 export interface WeightDecision {
   clusterable: boolean;
   /** Why, such as `kernel of Conv2D` or `bias of Dense: never clustered unless cluster_biases is set`. */
   reason: string;
+  /** Set when the weight is skipped only because it has too few weights for its clusters. */
+  tooFewWeights?: TooFewWeights;
   /** The layer's settings, or null when the weight is not clustered. */
   settings: LayerSettings | null;
   /** The `include` rule whose settings apply, or null when the job-wide settings apply or the weight is not clustered. */
@@ -84,14 +98,16 @@ const FLOAT_DTYPES = new Set(['float16', 'float32', 'float64']);
 /**
  * Decides whether one weight of a layer of class `className` is clustered by the class
  * rules, and why. For a wrapped layer, `className` is the wrapped layer's class and
- * `description` names both, such as `Dense in TimeDistributed`.
+ * `description` names both, such as `Dense in TimeDistributed`. A weight with no more
+ * weights than `numberOfClusters` is skipped, and so is a kernel clustered per channel
+ * whose output channels each have no more weights than that.
  */
 export function decideWeight(
   className: string,
   weight: WeightDescription,
-  settings: Pick<LayerSettings, 'numberOfClusters' | 'clusterDepthwise' | 'clusterBiases'>,
+  settings: Pick<LayerSettings, 'numberOfClusters' | 'clusterDepthwise' | 'clusterBiases'> & Partial<Pick<LayerSettings, 'clusterPerChannel'>>,
   description: string = className,
-): { clusterable: boolean; reason: string } {
+): { clusterable: boolean; reason: string; tooFewWeights?: TooFewWeights } {
   const subject = `${weight.name} of ${description}`;
   const rejected = (reason: string) => ({ clusterable: false, reason });
 
@@ -121,9 +137,26 @@ export function decideWeight(
   if (!FLOAT_DTYPES.has(weight.dtype)) {
     return rejected(`${subject}: dtype ${weight.dtype}, only float weights are clustered`);
   }
+  const clusters = settings.numberOfClusters;
   const size = weight.shape.reduce((product, dimension) => product * dimension, 1);
-  if (size <= settings.numberOfClusters) {
-    return rejected(`${subject}: ${size} weights, no more than the ${settings.numberOfClusters} clusters, so clustering cannot shrink it`);
+  if (size <= clusters) {
+    return {
+      ...rejected(`${subject}: ${size} weights, no more than the ${clusters} clusters, so clustering cannot shrink it`),
+      tooFewWeights: { weights: size, clusters, perChannel: false },
+    };
+  }
+  if (settings.clusterPerChannel === true) {
+    const { axis } = outputChannelAxisOf(className, weight.name, weight.shape);
+    const perChannel = axis === null ? size : size / (weight.shape[axis] as number);
+    if (axis !== null && perChannel <= clusters) {
+      return {
+        ...rejected(
+          `${subject}: ${perChannel} weights per output channel (axis ${axis}), no more than the ${clusters} clusters per channel, ` +
+            `so per-channel clustering cannot shrink it`,
+        ),
+        tooFewWeights: { weights: perChannel, clusters, perChannel: true },
+      };
+    }
   }
   return { clusterable: true, reason: subject };
 }

@@ -217,6 +217,21 @@ describe('layer decisions', () => {
     );
   });
 
+  it('raises for per-channel kernels with small channels', () => {
+    // conv's kernel 3x3x1x8 has 72 weights, but each of its 8 output channels has 9.
+    const include = (rule: Record<string, unknown>) => decide({ number_of_clusters: 16, layers: [{ match: { name: 'conv' }, ...rule }] });
+    assert.throws(
+      () => include({ cluster_per_channel: true }),
+      (error: unknown) =>
+        error instanceof CentroidError &&
+        error.code === 'LAYER_NOT_CLUSTERABLE' &&
+        error.location.field === 'layers.0.match.name' &&
+        /kernel of Conv2D: 9 weights per output channel \(axis 3\), no more than the 16 clusters per channel/.test(error.message),
+    );
+    assert.equal(include({})[0]![0]!.clusterable, true, 'per tensor, 72 weights exceed 16 clusters');
+    assert.equal(include({ cluster_per_channel: true, number_of_clusters: 8 })[0]![0]!.clusterable, true, '9 weights per channel exceed 8 clusters');
+  });
+
   it('does not know input layers by name', () => {
     const model = [layer('pixels', 'InputLayer', []), ...MODEL];
     assert.throws(

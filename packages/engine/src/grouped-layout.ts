@@ -2,28 +2,13 @@
 // the mapping to and from the view, and the initialisation and assignment of each row,
 // with or without preserve_sparsity.
 import * as tf from '@tensorflow/tfjs';
-import type { CentroidInitialisation } from '@centroid/contracts';
+import { outputChannelAxisOf, type CentroidInitialisation, type ChannelAxisDecision } from '@centroid/contracts';
 import { assignClusters } from './assign-clusters.js';
 import { initialiseCentroids } from './initialise-centroids.js';
 
-// Keras (and TF.js) store convolution kernels as spatial × in × out, but transposed
-// convolution kernels as spatial × out × in, whatever `data_format` is.
-const OUTPUT_CHANNEL_AXIS_FROM_END: Record<string, number> = {
-  Conv1D: 1,
-  Conv2D: 1,
-  Conv3D: 1,
-  Conv1DTranspose: 2,
-  Conv2DTranspose: 2,
-  Conv3DTranspose: 2,
-};
-
-/** The output-channel axis of a weight, or null with the reason it is clustered per tensor. */
-export type ChannelAxisDecision = { axis: number; reason: null } | { axis: null; reason: string };
-
 /**
- * Finds the output-channel axis of `layer.weights[weightIndex]`: the last axis of a
- * Conv1D/2D/3D kernel and the second-to-last of a transposed convolution kernel, looking
- * through TimeDistributed. Every other weight gets null and the reason.
+ * Finds the output-channel axis of `layer.weights[weightIndex]` by `outputChannelAxisOf`,
+ * looking through TimeDistributed to the wrapped layer's class.
  */
 export function outputChannelAxis(layer: tf.layers.Layer, weightIndex: number): ChannelAxisDecision {
   let className = layer.getClassName();
@@ -33,14 +18,7 @@ export function outputChannelAxis(layer: tf.layers.Layer, weightIndex: number): 
   }
   const variable = layer.weights[weightIndex] as tf.LayerVariable;
   const weightName = variable.originalName.split('/').pop() as string;
-  const fromEnd = OUTPUT_CHANNEL_AXIS_FROM_END[className];
-  if (fromEnd === undefined) {
-    return { axis: null, reason: `per-channel clustering covers convolution kernels only, so this ${className} weight is clustered per tensor` };
-  }
-  if (weightName !== 'kernel' || variable.shape.length < fromEnd + 1) {
-    return { axis: null, reason: `per-channel clustering covers the kernel only, so ${weightName} of ${className} is clustered per tensor` };
-  }
-  return { axis: variable.shape.length - fromEnd, reason: null };
+  return outputChannelAxisOf(className, weightName, variable.shape.map((dimension) => dimension ?? 0));
 }
 
 /** The mapping of a weight to the channels × m view: transpose by `permutation`, then reshape. */

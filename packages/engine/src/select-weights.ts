@@ -11,6 +11,7 @@ import {
   type LayerRule,
   type LayerSettings,
   type SelectionParams,
+  type TooFewWeights,
   type Warning,
 } from '@centroid/contracts';
 import type { ClusterTarget, TargetOptions } from './clustering-session.js';
@@ -30,6 +31,8 @@ export interface WeightSelection {
   settings: LayerSettings | null;
   /** The `layers` rule whose settings apply, or null when the job-wide settings apply or the weight is not clustered. */
   rule: LayerRule | null;
+  /** Set when the weight is skipped only because it has too few weights for its clusters. */
+  tooFewWeights?: TooFewWeights;
 }
 
 const WRAPPERS = new Set(['TimeDistributed', 'Bidirectional']);
@@ -43,8 +46,9 @@ interface FlatLayer {
 /**
  * Returns one decision per weight tensor of every layer, nested models included, in
  * layer order. `params` is the job's parameters, or just a number of clusters for the
- * default rules. A kernel with no more weights than its number of clusters is skipped,
- * since clustering it cannot make it smaller. Never raises for an unknown layer, but
+ * default rules. A kernel with no more weights than its number of clusters, in the tensor
+ * or per output channel with `cluster_per_channel`, is skipped, since clustering it cannot
+ * make it smaller. Never raises for an unknown layer, but
  * raises as `decideLayers` does for a `layers` rule that names a missing layer or a layer
  * with nothing to cluster.
  */
@@ -63,7 +67,7 @@ export function selectWeights(model: tf.LayersModel, params: number | SelectionP
     layer.weights.map((variable, weightIndex) => {
       const decision = decisions[layerIndex]![weightIndex]!;
       const isFrozen = decision.clusterable && !trainable.has(variable.id);
-      return {
+      const selection: WeightSelection = {
         layer,
         weightIndex,
         weightName: variable.originalName,
@@ -73,6 +77,8 @@ export function selectWeights(model: tf.LayersModel, params: number | SelectionP
         settings: decision.settings,
         rule: decision.rule,
       };
+      if (decision.tooFewWeights !== undefined) selection.tooFewWeights = decision.tooFewWeights;
+      return selection;
     }),
   );
 }

@@ -76,6 +76,47 @@ describe('weight selection', () => {
     assert.equal(decision(selectWeights(model, 5), 'small/kernel').clusterable, true);
   });
 
+  it('skips per-channel kernels with small channels', () => {
+    const model = tf.sequential({
+      layers: [
+        tf.layers.conv2d({ name: 'conv', inputShape: [6, 6, 1], filters: 32, kernelSize: 3 }),
+        tf.layers.conv2dTranspose({ name: 'up', filters: 2, kernelSize: 3 }),
+        tf.layers.flatten(),
+        tf.layers.dense({ name: 'head', units: 2 }),
+      ],
+    });
+    const params = (numberOfClusters: number, clusterPerChannel: boolean) => ({
+      number_of_clusters: numberOfClusters,
+      cluster_centroids_init: 'kmeans_plus_plus' as const,
+      preserve_sparsity: false,
+      cluster_per_channel: clusterPerChannel,
+      cluster_depthwise: false,
+      cluster_biases: false,
+    });
+
+    // 3x3x1x32 has 288 weights, but each output channel has only 9.
+    const perChannel = selectWeights(model, params(16, true));
+    const conv = decision(perChannel, 'conv/kernel');
+    assert.equal(conv.clusterable, false);
+    assert.equal(
+      conv.reason,
+      'kernel of Conv2D: 9 weights per output channel (axis 3), no more than the 16 clusters per channel, so per-channel clustering cannot shrink it',
+    );
+    assert.deepEqual(conv.tooFewWeights, { weights: 9, clusters: 16, perChannel: true });
+    // The transposed kernel 3x3x2x32 is split along axis 2, so each of its 2 channels has 288 weights.
+    assert.equal(decision(perChannel, 'up/kernel').clusterable, true);
+    // A Dense kernel is clustered per tensor even with cluster_per_channel.
+    assert.equal(decision(perChannel, 'head/kernel').clusterable, true);
+    assert.deepEqual(
+      clusterTargets(perChannel).map((target) => target.layer.name),
+      ['up', 'head'],
+    );
+
+    assert.equal(decision(selectWeights(model, params(16, false)), 'conv/kernel').clusterable, true, 'per tensor, 288 weights exceed 16 clusters');
+    assert.equal(decision(selectWeights(model, params(8, true)), 'conv/kernel').clusterable, true, '9 weights per channel exceed 8 clusters');
+    assert.equal(decision(selectWeights(model, params(9, true)), 'conv/kernel').clusterable, false, '9 weights per channel equal 9 clusters');
+  });
+
   it('skips an unknown layer and clusters the rest', () => {
     const input = tf.input({ shape: [4] });
     const scaled = new ScaleLayer({ name: 'scale' }).apply(input) as tf.SymbolicTensor;
