@@ -24,6 +24,8 @@ export interface UploadLimits {
 export interface JobSubmission {
   params: JobParams;
   model: StoredUpload;
+  /** File names of the `model_weights` parts when the model came as TF.js parts, or null when it came as one file. */
+  modelWeightParts: string[] | null;
   dataset: StoredUpload | null;
 }
 
@@ -164,12 +166,16 @@ export async function readJobSubmission(
   if (params === null) {
     throw new CentroidError('REQUEST_INVALID', "Missing multipart part 'params' with the job parameters as JSON.", { field: 'params' });
   }
-  if (tfjsParts !== null) model = await tfjsParts.finish();
+  let modelWeightParts: string[] | null = null;
+  if (tfjsParts !== null) {
+    model = await tfjsParts.finish();
+    modelWeightParts = tfjsParts.shardFilenames;
+  }
   if (model === null) {
     throw new CentroidError('UPLOAD_MISSING', "Missing model file: send it as the multipart file part 'model'.", { field: 'model' });
   }
   if (npyParts !== null) dataset = await npyParts.finish(params);
-  return { params, model, dataset };
+  return { params, model, modelWeightParts, dataset };
 }
 
 async function readParams(part: Multipart, maxBytes: number): Promise<JobParams> {

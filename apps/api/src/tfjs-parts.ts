@@ -116,6 +116,11 @@ export class TfjsPartsPacker {
     await this.writer.addMember(filename, source);
   }
 
+  /** File names of the `model_weights` parts added so far, in the order they came. */
+  get shardFilenames(): string[] {
+    return [...this.members].filter((member) => member !== MODEL_JSON);
+  }
+
   /**
    * Ends the zip and returns the stored upload, with `describeTfjsParts` as its file name.
    * Raises UPLOAD_MISSING without a model.json part, and UPLOAD_TOO_LARGE when the zip is
@@ -134,8 +139,7 @@ export class TfjsPartsPacker {
     this.stream.end();
     try {
       const stored = await this.saving;
-      const shards = [...this.members].filter((member) => member !== MODEL_JSON);
-      return { ...stored, filename: describeTfjsParts(this.modelJsonFilename, shards) };
+      return { ...stored, filename: describeTfjsParts(this.modelJsonFilename, this.shardFilenames) };
     } catch (error) {
       if (error instanceof CentroidError && error.code === 'UPLOAD_TOO_LARGE') {
         throw new CentroidError(

@@ -109,6 +109,21 @@ describe('POST /v1/jobs with .keras and TF.js models', () => {
     assert.doesNotMatch(problem.detail, /model\.tfjs\.zip/);
   });
 
+  it('rejects a shard part model.json does not list', async () => {
+    const shards = await shardParts();
+    const extra: PartSpec = { name: 'model_weights', filename: 'extra.bin', content: Buffer.alloc(8400) };
+    const response = await submit([paramsPart({ number_of_clusters: 8 }), await modelJsonPart(), ...shards, extra]);
+
+    const problem = await assertProblem(response, 422, 'MODEL_INVALID', 'model_weights');
+    const listed = shards.map((shard) => JSON.stringify(shard.filename)).join(', ');
+    assert.match(problem.detail, /^TF\.js parts model \(model\.json\), model_weights \(.*extra\.bin\): /);
+    assert.ok(
+      problem.detail.includes(`the model_weights part "extra.bin" is not in model.json's weightsManifest, which lists ${listed}.`),
+      problem.detail,
+    );
+    assert.match(problem.detail, /Send only the shards that model\.json lists\.$/);
+  });
+
   it('rejects model.json that is not JSON', async () => {
     const response = await submit([
       paramsPart({ number_of_clusters: 8 }),

@@ -1,5 +1,5 @@
 // The quick check that the API runs on an upload before it queues a job.
-import { basename } from 'node:path';
+import { basename, posix } from 'node:path';
 
 import { CentroidError } from '@centroid/contracts';
 
@@ -25,6 +25,11 @@ export interface ModelInspection extends ModelFileSummary {
    * is the top-level layer and `name` ends with the weight's name, such as `dense/kernel`.
    */
   weights: InspectedModelFile['weights'];
+  /**
+   * The shard paths that a TF.js model.json's weightsManifest lists, normalised as POSIX
+   * paths (`./group1-shard1of1.bin` becomes `group1-shard1of1.bin`), or null for the Keras formats.
+   */
+  tfjsShardPaths: string[] | null;
 }
 
 /**
@@ -42,8 +47,8 @@ export async function inspectModelFile(
   options: IsolationOptions & ArchiveLimits = {},
 ): Promise<ModelInspection> {
   const format = await detectModelFormat(path, filename);
-  const { summary, modelConfig, weights } =
-    format === 'tfjs' ? await inspectTfjs(path, filename, options) : await inspectInChild(path, filename, format, options);
+  const { summary, modelConfig, weights, tfjsShardPaths } =
+    format === 'tfjs' ? await inspectTfjs(path, filename, options) : { ...(await inspectInChild(path, filename, format, options)), tfjsShardPaths: null };
 
   // The config is checked here, in the caller, so that the child never loads TF.js. The
   // TF.js model itself is not built: that would allocate and initialise every weight, so
@@ -54,7 +59,7 @@ export async function inspectModelFile(
     throw unsupportedLayersError(filename, unsupported);
   }
   checkLayerGraph(topology, filename);
-  return { ...summary, modelConfig, weights };
+  return { ...summary, modelConfig, weights, tfjsShardPaths };
 }
 
 async function inspectInChild(
@@ -79,7 +84,7 @@ async function inspectInChild(
   });
 }
 
-async function inspectTfjs(path: string, filename: string, limits: ArchiveLimits): Promise<InspectedModelFile> {
+async function inspectTfjs(path: string, filename: string, limits: ArchiveLimits): Promise<InspectedModelFile & { tfjsShardPaths: string[] }> {
   const manifest = await withTfjsContainer(path, filename, limits, (container) => readManifest(container, filename));
   const specs = manifest.weightGroups.flatMap((group) => group.weights);
   if (specs.length === 0) {
@@ -103,6 +108,7 @@ async function inspectTfjs(path: string, filename: string, limits: ArchiveLimits
     },
     modelConfig: manifest.modelConfig,
     weights,
+    tfjsShardPaths: manifest.weightGroups.flatMap((group) => group.paths.map((shard) => posix.normalize(shard))),
   };
 }
 

@@ -36,6 +36,7 @@ describe('inspectModelFile', () => {
       const summary = await inspectModelFile(fixture(name));
 
       assert.equal(summary.format, 'keras_h5');
+      assert.equal(summary.tfjsShardPaths, null);
       assert.equal(summary.kerasVersion, expected.kerasVersion);
       assert.equal(summary.layerCount, expected.layerNames.length);
       assert.equal(summary.weightCount, expected.weights.length);
@@ -117,6 +118,7 @@ describe('inspectModelFile', () => {
 
     assert.equal(summary.format, 'tfjs');
     assert.equal(summary.weightCount, 26);
+    assert.deepEqual(summary.tfjsShardPaths, ['group1-shard1of1.bin']);
     assert.ok(summary.weights.some((weight) => weight.layer === 'block' && weight.name === 'inner_dense/kernel'));
   });
 

@@ -37,7 +37,7 @@ export function registerCreateJobRoute(app: FastifyInstance, dependencies: Route
         await discardSubmission(jobId, false, dependencies, request.log);
         return await replay(claim, fingerprint);
       }
-      await inspectModel(submission.model.path, submission.model.filename, submission.params);
+      await inspectModel(submission.model.path, submission.model.filename, submission.params, submission.modelWeightParts);
       if (submission.dataset !== null) {
         await inspectDataset(submission.dataset.path, submission.dataset.filename, submission.params);
       }
