@@ -108,13 +108,13 @@ export async function readJobSubmission(
 
     const isTfjsPart = part.fieldname === MODEL_WEIGHTS_PART || (part.fieldname === 'model' && isModelJsonPart(part.filename, part.mimetype));
     if (isTfjsPart) {
-      if (model !== null) throw mixedModelForms();
+      if (model !== null) throw mixedModelForms(model.filename);
       tfjsParts ??= new TfjsPartsPacker({ artifacts, jobId, maxBytes: limits.maxModelBytes });
       if (part.fieldname === 'model') await tfjsParts.addModelJson(part.file, part.filename);
       else await tfjsParts.addShard(part.file, part.filename);
       return;
     }
-    if (part.fieldname === 'model' && tfjsParts !== null) throw mixedModelForms();
+    if (part.fieldname === 'model' && tfjsParts !== null) throw mixedModelForms(part.filename);
 
     const field = part.fieldname === 'model' ? 'model' : 'dataset';
     if ((field === 'model' ? model : dataset) !== null) throw duplicatePart(field);
@@ -233,11 +233,32 @@ function mixedDatasetForms(field: string): CentroidError {
   );
 }
 
-function mixedModelForms(): CentroidError {
+/** File name endings of the single-file model formats: Keras HDF5, Keras 3 archive and zipped TF.js. */
+const MODEL_FILE_EXTENSIONS = ['.h5', '.hdf5', '.keras', '.zip'];
+
+/**
+ * Returns the error for a `model` part read as one model file, named `modelFilename`, that
+ * comes with `model_weights` parts. A name with a model file extension means the client
+ * mixed the two forms. Any other name is most likely a model.json sent under a name
+ * without `.json`, so the error explains how to name it.
+ */
+function mixedModelForms(modelFilename: string): CentroidError {
+  const lowerName = modelFilename.toLowerCase();
+  if (MODEL_FILE_EXTENSIONS.some((extension) => lowerName.endsWith(extension))) {
+    return new CentroidError(
+      'REQUEST_INVALID',
+      `The model is sent both as one file (${JSON.stringify(modelFilename)}) and as TF.js parts: send either one model file as the part 'model', ` +
+        `or model.json as 'model' with one '${MODEL_WEIGHTS_PART}' part per weight shard.`,
+      { field: 'model' },
+    );
+  }
+
+  const named = modelFilename === '' ? 'has no file name' : `has the file name ${JSON.stringify(modelFilename)}`;
   return new CentroidError(
     'REQUEST_INVALID',
-    `The model is sent both as one file and as TF.js parts: send either one model file as the part 'model', or model.json as 'model' ` +
-      `with one '${MODEL_WEIGHTS_PART}' part per weight shard.`,
+    `The part 'model' ${named}, which does not end in .json, so it is read as one model file, and one model file cannot come with ` +
+      `'${MODEL_WEIGHTS_PART}' parts. To send a TF.js model.json with its shards, give the part 'model' a file name ending in .json ` +
+      `(curl: -F "model=@FILE;filename=model.json") or the content type application/json. To send one model file, leave out the '${MODEL_WEIGHTS_PART}' parts.`,
     { field: 'model' },
   );
 }

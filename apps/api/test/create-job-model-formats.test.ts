@@ -140,7 +140,21 @@ describe('POST /v1/jobs with .keras and TF.js models', () => {
       { name: 'model', filename: 'convolutional.keras', content: await readFile(CONVOLUTIONAL) },
       ...(await shardParts()),
     ]);
-    await assertProblem(response, 400, 'REQUEST_INVALID', 'model');
+    const problem = await assertProblem(response, 400, 'REQUEST_INVALID', 'model');
+    assert.match(problem.detail, /^The model is sent both as one file \("convolutional\.keras"\) and as TF\.js parts/);
+  });
+
+  it('explains a model.json part without .json', async () => {
+    const modelJson = { ...(await modelJsonPart()), filename: 'model.txt', contentType: 'text/plain' };
+    const orders = { 'model first': [modelJson, ...(await shardParts())], 'shards first': [...(await shardParts()), modelJson] };
+    for (const [order, parts] of Object.entries(orders)) {
+      const response = await submit([paramsPart({ number_of_clusters: 8 }), ...parts]);
+
+      const problem = await assertProblem(response, 400, 'REQUEST_INVALID', 'model');
+      assert.match(problem.detail, /^The part 'model' has the file name "model\.txt", which does not end in \.json, so it is read as one model file/, order);
+      assert.match(problem.detail, /give the part 'model' a file name ending in \.json/, order);
+      assert.doesNotMatch(problem.detail, /sent both as one file/, order);
+    }
   });
 
   it('accepts float16 weights into .keras', async () => {
