@@ -34,6 +34,6 @@ export {
 } from './losses.js';
 export { createRandom, shuffleInPlace, type RandomStream } from './random.js';
 export { countDistinct } from './report.js';
-export { clusterTargets, findUnmatchedRulesInModel, selectWeights, type WeightSelection } from './select-weights.js';
+export { clusterTargets, findNothingClustered, findUnmatchedRulesInModel, selectWeights, type WeightSelection } from './select-weights.js';
 export { sumOfSquaredDifferences, sumOfSquaredErrors } from './squared-error.js';
 export { stripClustering } from './strip-clustering.js';

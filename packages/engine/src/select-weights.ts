@@ -93,6 +93,37 @@ export function findUnmatchedRulesInModel(model: tf.LayersModel, params: Pick<Se
   return findUnmatchedRules(flattenLayers(model, []).map(describeLayer), rules);
 }
 
+/**
+ * Returns a NOTHING_CLUSTERED warning when no weight is clustered although some weights
+ * are skipped only for having no more weights than their number of clusters, or null
+ * otherwise. A model with nothing the layer rules would cluster, such as one without
+ * kernels, gets no warning.
+ */
+export function findNothingClustered(selections: readonly WeightSelection[]): Warning | null {
+  if (selections.some((selection) => selection.clusterable)) return null;
+  const tooSmall = selections.flatMap((selection) => (selection.tooFewWeights === undefined ? [] : [selection.tooFewWeights]));
+  if (tooSmall.length === 0) return null;
+
+  const largest = tooSmall.reduce((max, entry) => (entry.weights > max.weights ? entry : max));
+  const clusterCounts = [...new Set(tooSmall.map((entry) => entry.clusters))].sort((a, b) => a - b);
+  const clusters =
+    clusterCounts.length === 1 ? `number_of_clusters (${formatCount(clusterCounts[0]!)})` : `their number of clusters (${clusterCounts.map(formatCount).join(', ')})`;
+  const perChannelCount = tooSmall.filter((entry) => entry.perChannel).length;
+  const perChannel = perChannelCount === 0 ? '' : `, counted per output channel for the ${perChannelCount} kernel(s) clustered per channel`;
+  const tensors = tooSmall.length === 1 ? 'the only candidate weight tensor has' : `all ${tooSmall.length} candidate weight tensors have`;
+  const largestSize = `${formatCount(largest.weights)} weights${largest.perChannel ? ' per output channel' : ''}`;
+  return {
+    code: 'NOTHING_CLUSTERED',
+    message:
+      `No weight was clustered, so the model is returned unchanged: ${tensors} no more weights than ${clusters}${perChannel}. ` +
+      `The largest has ${largestSize}, so at most ${formatCount(largest.weights - 1)} clusters would shrink it.`,
+  };
+}
+
+function formatCount(count: number): string {
+  return count.toLocaleString('en-US');
+}
+
 /** Returns the clustering targets of the clusterable selections, each with its layer's settings. */
 export function clusterTargets(selections: readonly WeightSelection[]): ClusterTarget[] {
   return selections.flatMap((selection) => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { clusterTargets, selectWeights, type WeightSelection } from '../src/select-weights.js';
+import { clusterTargets, findNothingClustered, selectWeights, type WeightSelection } from '../src/select-weights.js';
 import { useTestBackend } from './fixtures.js';
 
 /** A layer class the clustering rules do not know, with one weight. */
@@ -115,6 +115,49 @@ describe('weight selection', () => {
     assert.equal(decision(selectWeights(model, params(16, false)), 'conv/kernel').clusterable, true, 'per tensor, 288 weights exceed 16 clusters');
     assert.equal(decision(selectWeights(model, params(8, true)), 'conv/kernel').clusterable, true, '9 weights per channel exceed 8 clusters');
     assert.equal(decision(selectWeights(model, params(9, true)), 'conv/kernel').clusterable, false, '9 weights per channel equal 9 clusters');
+  });
+
+  it('warns when every candidate is too small', () => {
+    const model = tf.sequential({
+      layers: [
+        tf.layers.dense({ name: 'wide', inputShape: [6], units: 5 }),
+        tf.layers.batchNormalization({ name: 'bn' }),
+        tf.layers.dense({ name: 'narrow', units: 2 }),
+      ],
+    });
+    // The kernels have 30 and 10 weights.
+    const warning = findNothingClustered(selectWeights(model, 30));
+    assert.equal(warning?.code, 'NOTHING_CLUSTERED');
+    assert.equal(
+      warning?.message,
+      'No weight was clustered, so the model is returned unchanged: all 2 candidate weight tensors have no more weights than number_of_clusters (30). ' +
+        'The largest has 30 weights, so at most 29 clusters would shrink it.',
+    );
+    assert.equal(findNothingClustered(selectWeights(model, 29)), null, 'wide/kernel is clustered');
+  });
+
+  it('warns for too small channels', () => {
+    const model = tf.sequential({ layers: [tf.layers.conv2d({ name: 'conv', inputShape: [6, 6, 1], filters: 32, kernelSize: 3 })] });
+    const selections = selectWeights(model, {
+      number_of_clusters: 16,
+      cluster_centroids_init: 'kmeans_plus_plus',
+      preserve_sparsity: false,
+      cluster_per_channel: true,
+      cluster_depthwise: false,
+      cluster_biases: false,
+    });
+    assert.equal(
+      findNothingClustered(selections)?.message,
+      'No weight was clustered, so the model is returned unchanged: the only candidate weight tensor has no more weights than number_of_clusters (16), ' +
+        'counted per output channel for the 1 kernel(s) clustered per channel. The largest has 9 weights per output channel, so at most 8 clusters would shrink it.',
+    );
+  });
+
+  it('does not warn without candidates', () => {
+    // Normalization weights are never clustered, so a model of normalization layers has no candidates.
+    const model = tf.sequential({ layers: [tf.layers.batchNormalization({ name: 'bn', inputShape: [4] })] });
+    assert.equal(findNothingClustered(selectWeights(model, 60000)), null);
+    assert.equal(findNothingClustered([]), null);
   });
 
   it('skips an unknown layer and clusters the rest', () => {

@@ -18,6 +18,7 @@ import {
   clusterTargets,
   countDistinct,
   evaluate,
+  findNothingClustered,
   findUnmatchedRulesInModel,
   fineTune,
   measureClusteringError,
@@ -165,6 +166,8 @@ export async function runPipeline(input: PipelineInput, hooks: PipelineHooks = {
     enterStage('clustering');
     const selection = selectWeights(model, params);
     warnings.push(...findUnmatchedRulesInModel(model, params));
+    const nothingClustered = findNothingClustered(selection);
+    if (nothingClustered !== null) warnings.push(nothingClustered);
     const targets: ClusterTarget[] = clusterTargets(selection);
     const originalValues = new Map(bindings.map((binding) => [binding.entry.datasetPath, binding.entry.values]));
     session = ClusteringSession.start(model, targets, {

@@ -112,6 +112,19 @@ describe('runPipeline', () => {
     });
   });
 
+  it('warns when nothing is clustered', async () => {
+    await withTempDir(async (dir) => {
+      const result = await runPipeline(pipelineInput(tinyCnn, null, dir, { number_of_clusters: 60000 }));
+      assert.ok(result.metrics.layers.every((layer) => !layer.clustered));
+      const warnings = result.metrics.warnings.filter((warning) => warning.code === 'NOTHING_CLUSTERED');
+      assert.equal(warnings.length, 1);
+      assert.match(warnings[0]!.message, /^No weight was clustered, so the model is returned unchanged: all \d+ candidate weight tensors have no more weights than number_of_clusters \(60,000\)\. The largest has [\d,]+ weights/);
+
+      const clustered = await runPipeline(pipelineInput(tinyCnn, null, path.join(dir, 'clustered'), { number_of_clusters: 4 }));
+      assert.deepEqual(clustered.metrics.warnings, []);
+    });
+  });
+
   it('drops optimizer state and says so', async () => {
     await withTempDir(async (dir) => {
       const result = await runPipeline(pipelineInput(denseMlp, null, dir, { number_of_clusters: 2 }));
