@@ -63,15 +63,20 @@ export async function readJobSubmission(
   let tfjsParts = null as TfjsPartsPacker | null;
   let rejection: unknown = null;
   let partIndex = 0;
+  let paramsPartSeen = false;
+  // The rejection of a first part other than params. It is reported as a missing params
+  // part instead when no params part follows.
+  let paramsNotFirst: CentroidError | null = null;
 
   const handlePart = async (part: Multipart): Promise<void> => {
     const isFirst = partIndex++ === 0;
     if (isFirst && part.fieldname !== 'params') {
-      throw new CentroidError(
+      paramsNotFirst = new CentroidError(
         'REQUEST_INVALID',
         `The first multipart part must be 'params' (the job parameters as JSON), but '${part.fieldname}' came first. Send params before the files.`,
         { field: 'params' },
       );
+      throw paramsNotFirst;
     }
     if (!PART_NAMES.includes(part.fieldname)) {
       throw new CentroidError(
@@ -129,6 +134,7 @@ export async function readJobSubmission(
   let parserError: unknown = null;
   try {
     for await (const part of request.parts()) {
+      if (part.fieldname === 'params') paramsPartSeen = true;
       if (rejection === null) {
         await handlePart(part).catch((error: unknown) => {
           rejection = error;
@@ -152,6 +158,7 @@ export async function readJobSubmission(
   if (npyParts !== null && !complete) await npyParts.discard();
   if (tfjsParts !== null && !complete) await tfjsParts.discard();
   if (request.raw.readableAborted) throw new UploadAbortedError();
+  if (rejection !== null && rejection === paramsNotFirst && !paramsPartSeen) throw missingParams();
   if (rejection instanceof CentroidError) throw rejection;
   // A body cut short also makes the parser or the upload writer fail with a generic error,
   // so the missing closing boundary is reported first because it names the actual problem.
@@ -163,9 +170,7 @@ export async function readJobSubmission(
   }
   if (rejection !== null) throw rejection;
   if (parserError !== null) throw toMultipartError(parserError);
-  if (params === null) {
-    throw new CentroidError('REQUEST_INVALID', "Missing multipart part 'params' with the job parameters as JSON.", { field: 'params' });
-  }
+  if (params === null) throw missingParams();
   let modelWeightParts: string[] | null = null;
   if (tfjsParts !== null) {
     model = await tfjsParts.finish();
@@ -219,6 +224,14 @@ async function drainPart(part: Multipart): Promise<void> {
     part.file.once('end', resolve);
     part.file.once('close', resolve);
   });
+}
+
+function missingParams(): CentroidError {
+  return new CentroidError(
+    'REQUEST_INVALID',
+    "Missing multipart part 'params' with the job parameters as JSON. Send it as the first part, such as -F 'params={\"number_of_clusters\":16}'.",
+    { field: 'params' },
+  );
 }
 
 function duplicatePart(field: string): CentroidError {

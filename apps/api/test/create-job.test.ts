@@ -144,6 +144,18 @@ describe('POST /v1/jobs', () => {
     await assertProblem(response, 400, 'REQUEST_INVALID', 'params');
   });
 
+  it('names params missing before a model', async () => {
+    const response = await submit([modelPart()]);
+    const problem = await assertProblem(response, 400, 'REQUEST_INVALID', 'params');
+    assert.match(problem.detail, /^Missing multipart part 'params' with the job parameters as JSON\./);
+  });
+
+  it('rejects params after the model', async () => {
+    const response = await submit([modelPart(), paramsPart({ number_of_clusters: 8 })]);
+    const problem = await assertProblem(response, 400, 'REQUEST_INVALID', 'params');
+    assert.match(problem.detail, /^The first multipart part must be 'params' .* but 'model' came first/);
+  });
+
   it('rejects a model that is no model format', async () => {
     const response = await submit([paramsPart({ number_of_clusters: 8 }), modelPart(Buffer.from('a text file, not a model\n'), 'model.txt')]);
     const problem = await assertProblem(response, 415, 'MODEL_FORMAT_UNSUPPORTED', 'model');
