@@ -52,6 +52,35 @@ export async function requireOutputPath(file: string, option: string): Promise<s
   return resolved;
 }
 
+const NEGATIVE_NUMBER = /^-(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+/**
+ * Returns `argv` with each `--option -N` joined into `--option=-N`, where the option takes
+ * a value and -N is a negative decimal number. node:util parseArgs (Node 20) rejects an
+ * option value that starts with '-' as ambiguous, so without this `--epochs -1` would not
+ * reach the range check that `--epochs=-1` gets. Arguments after `--` are left as they are.
+ */
+export function joinNegativeNumberValues(argv: readonly string[], options: Record<string, { type: 'string' | 'boolean' }>): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const argument = argv[i] as string;
+    if (argument === '--') {
+      joined.push(...argv.slice(i));
+      break;
+    }
+
+    const next = argv[i + 1];
+    const takesValue = argument.startsWith('--') && options[argument.slice(2)]?.type === 'string';
+    if (takesValue && next !== undefined && NEGATIVE_NUMBER.test(next)) {
+      joined.push(`${argument}=${next}`);
+      i++;
+    } else {
+      joined.push(argument);
+    }
+  }
+  return joined;
+}
+
 /** Parses a numeric option; undefined stays undefined so defaults apply. */
 export function toNumber(value: string | undefined, option: string): number | undefined {
   if (value === undefined) return undefined;

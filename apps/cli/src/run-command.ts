@@ -8,7 +8,16 @@ import { detectModelFormat, packNpyFiles, packTfjsModel, type ModelFormat } from
 import { runPipeline } from '@centroid/pipeline';
 import { createProgressReporter } from './progress-reporter.js';
 import { formatSummary } from './summary.js';
-import { CliError, UsageError, readParamsFile, requireInputFile, requireOutputPath, toNumber, userWorkingDirectory } from './arguments.js';
+import {
+  CliError,
+  UsageError,
+  joinNegativeNumberValues,
+  readParamsFile,
+  requireInputFile,
+  requireOutputPath,
+  toNumber,
+  userWorkingDirectory,
+} from './arguments.js';
 
 export const RUN_USAGE = `Usage: centroid run MODEL --number-of-clusters N [options]
 
@@ -55,41 +64,44 @@ Options:
   --result FILE                   metrics as JSON (the job resource's metrics object)
 `;
 
+/** The options of `centroid run`, for node:util parseArgs. */
+const RUN_OPTIONS = {
+  data: { type: 'string' },
+  'number-of-clusters': { type: 'string' },
+  'cluster-centroids-init': { type: 'string' },
+  'preserve-sparsity': { type: 'boolean' },
+  'cluster-per-channel': { type: 'boolean' },
+  'cluster-depthwise': { type: 'boolean' },
+  'cluster-biases': { type: 'boolean' },
+  'gradient-aggregation': { type: 'string' },
+  epochs: { type: 'string' },
+  'batch-size': { type: 'string' },
+  'learning-rate': { type: 'string' },
+  'validation-split': { type: 'string' },
+  seed: { type: 'string' },
+  'max-train-samples': { type: 'string' },
+  'input-scale': { type: 'string' },
+  'x-train': { type: 'string' },
+  'y-train': { type: 'string' },
+  'x-test': { type: 'string' },
+  'y-test': { type: 'string' },
+  'x-train-file': { type: 'string' },
+  'y-train-file': { type: 'string' },
+  'x-test-file': { type: 'string' },
+  'y-test-file': { type: 'string' },
+  params: { type: 'string' },
+  'output-format': { type: 'string' },
+  out: { type: 'string' },
+  result: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 /** Runs `centroid run` and returns the process exit code. */
 export async function runCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
-    args: argv,
+    args: joinNegativeNumberValues(argv, RUN_OPTIONS),
     allowPositionals: true,
-    options: {
-      data: { type: 'string' },
-      'number-of-clusters': { type: 'string' },
-      'cluster-centroids-init': { type: 'string' },
-      'preserve-sparsity': { type: 'boolean' },
-      'cluster-per-channel': { type: 'boolean' },
-      'cluster-depthwise': { type: 'boolean' },
-      'cluster-biases': { type: 'boolean' },
-      'gradient-aggregation': { type: 'string' },
-      epochs: { type: 'string' },
-      'batch-size': { type: 'string' },
-      'learning-rate': { type: 'string' },
-      'validation-split': { type: 'string' },
-      seed: { type: 'string' },
-      'max-train-samples': { type: 'string' },
-      'input-scale': { type: 'string' },
-      'x-train': { type: 'string' },
-      'y-train': { type: 'string' },
-      'x-test': { type: 'string' },
-      'y-test': { type: 'string' },
-      'x-train-file': { type: 'string' },
-      'y-train-file': { type: 'string' },
-      'x-test-file': { type: 'string' },
-      'y-test-file': { type: 'string' },
-      params: { type: 'string' },
-      'output-format': { type: 'string' },
-      out: { type: 'string' },
-      result: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
+    options: RUN_OPTIONS,
   });
   if (values.help) {
     process.stdout.write(RUN_USAGE);

@@ -162,6 +162,14 @@ describe('centroid run', () => {
     assert.match(run.stderr, /\n {2}webhook\.url: /);
   });
 
+  it('checks a negative value after a space', async () => {
+    for (const epochs of [['--epochs', '-1'], ['--epochs=-1']]) {
+      const run = await centroid(['run', fixturePath('tiny-cnn.h5'), '--number-of-clusters', '4', ...epochs]);
+      assert.equal(run.code, 1, run.stderr);
+      assert.match(run.stderr, /error PARAMS_INVALID:\n {2}fine_tune\.epochs \(--epochs\): Too small: expected number to be >=0/, epochs.join(' '));
+    }
+  });
+
   it('names an unknown option', async () => {
     const run = await centroid(['run', fixturePath('tiny-cnn.h5'), '--clusters', '4']);
     assert.equal(run.code, 2);
