@@ -25,20 +25,24 @@ export type GradientAggregation = (typeof GRADIENT_AGGREGATIONS)[number];
 export const OUTPUT_FORMATS = ['same', 'keras_h5', 'keras', 'tfjs'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
+// A range check that fails stops the checks after it. Without this, a value such as 1e300
+// also fails `.int()`, whose own range is the safe integers, and gets two conflicting errors.
+const ABORT = { abort: true } as const;
+
 const lowerCase = (value: unknown): unknown => (typeof value === 'string' ? value.toLowerCase() : value);
 
 export const FineTuneParamsSchema = z
   .object({
     /** Passes over the training data. 0 skips fine-tuning. @defaultValue 1 */
-    epochs: z.number().int().min(0).max(1000).default(1),
+    epochs: z.number().min(0, ABORT).max(1000, ABORT).int().default(1),
     /** Samples per gradient step. @defaultValue 32 */
-    batch_size: z.number().int().min(1).max(65536).default(32),
+    batch_size: z.number().min(1, ABORT).max(65536, ABORT).int().default(32),
     /** Adam learning rate. @defaultValue 1e-5 */
     learning_rate: z.number().positive().max(1).default(1e-5),
     /** Fraction of the training data held out for validation, taken from the end as Keras does. @defaultValue 0 */
     validation_split: z.number().min(0).lt(1).default(0),
     /** Seed for centroid initialisation and batch shuffling. @defaultValue 0 */
-    seed: z.number().int().min(0).max(2 ** 31 - 1).default(0),
+    seed: z.number().min(0, ABORT).max(2 ** 31 - 1, ABORT).int().default(0),
     /** Fine-tune on at most this many training samples (the first ones); null uses them all. @defaultValue null */
     max_train_samples: z.number().int().min(1).nullable().default(null),
   })
@@ -108,7 +112,7 @@ export const LayerRuleSchema = z
     /** Whether the matched layers are clustered. @defaultValue `include` */
     action: z.enum(['include', 'exclude']).default('include'),
     /** Shared values per clustered tensor of the matched layers, 2 to 65,536. @defaultValue the job's `number_of_clusters` */
-    number_of_clusters: z.number().int().min(2).max(65536).optional(),
+    number_of_clusters: z.number().min(2, ABORT).max(65536, ABORT).int().optional(),
     /** Centroid initialisation of the matched layers. @defaultValue the job's `cluster_centroids_init` */
     cluster_centroids_init: z.preprocess(lowerCase, z.enum(CENTROID_INITIALISATIONS)).optional(),
     /** @defaultValue the job's `preserve_sparsity` */
@@ -148,7 +152,7 @@ export const LayerRuleSchema = z
 export const JobParamsSchema = z
   .object({
     /** Shared values per clustered tensor, 2 to 65,536. */
-    number_of_clusters: z.number().int().min(2).max(65536),
+    number_of_clusters: z.number().min(2, ABORT).max(65536, ABORT).int(),
     /** Centroid initialisation; upper-case spellings are accepted. @defaultValue `kmeans_plus_plus` */
     cluster_centroids_init: z.preprocess(lowerCase, z.enum(CENTROID_INITIALISATIONS)).default('kmeans_plus_plus'),
     /**

@@ -48,6 +48,24 @@ describe('job parameters', () => {
     );
   });
 
+  it('gives one error for a huge seed', () => {
+    assert.throws(
+      () => parseOrThrow(JobParamsSchema, { number_of_clusters: 8, fine_tune: { seed: 1e300 } }),
+      (error: unknown) => {
+        assert.ok(error instanceof ParamsError);
+        assert.deepEqual(error.issues, [{ field: 'fine_tune.seed', message: 'Too big: expected number to be <=2147483647' }]);
+        return true;
+      },
+    );
+  });
+
+  it('still rejects a fractional seed', () => {
+    assert.throws(
+      () => parseOrThrow(JobParamsSchema, { number_of_clusters: 8, fine_tune: { seed: 1.5 } }),
+      (error: unknown) => error instanceof ParamsError && error.location.field === 'fine_tune.seed' && /expected int/.test(error.message),
+    );
+  });
+
   it('requires number_of_clusters', () => {
     assert.throws(
       () => parseOrThrow(JobParamsSchema, {}),
