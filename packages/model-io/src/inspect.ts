@@ -4,6 +4,7 @@ import { basename, posix } from 'node:path';
 import { CentroidError } from '@centroid/contracts';
 
 import { countTopLevelLayers } from './keras-archive/inspect.js';
+import { reportUnsupportedLayersFirst } from './keras-archive/unsupported-layers.js';
 import { defaultTimeoutMs, runIsolatedH5Task } from './keras-h5/isolated.js';
 import { checkLayerGraph } from './keras-h5/check-layer-graph.js';
 import { translateModelConfig, unsupportedLayersError } from './keras-h5/tfjs-config.js';
@@ -77,11 +78,13 @@ async function inspectInChild(
     });
   }
   const limits: ArchiveLimits = options.maxExpandedBytes === undefined ? {} : { maxExpandedBytes: options.maxExpandedBytes };
-  return runIsolatedH5Task<InspectedModelFile>('inspectKerasArchive', [path, filename, limits], timeoutMs, {
-    filename,
-    activity: 'inspecting the .keras archive',
-    failureCode: 'MODEL_INVALID',
-  });
+  return reportUnsupportedLayersFirst(path, filename, limits, () =>
+    runIsolatedH5Task<InspectedModelFile>('inspectKerasArchive', [path, filename, limits], timeoutMs, {
+      filename,
+      activity: 'inspecting the .keras archive',
+      failureCode: 'MODEL_INVALID',
+    }),
+  );
 }
 
 async function inspectTfjs(path: string, filename: string, limits: ArchiveLimits): Promise<InspectedModelFile & { tfjsShardPaths: string[] }> {

@@ -11,6 +11,7 @@ import { checkJsonMemberSize } from './keras-archive/archive-json.js';
 import { CONFIG_MEMBER, METADATA_MEMBER, readKerasArchive, WEIGHTS_MEMBER } from './keras-archive/read.js';
 import { createKerasArchive } from './keras-archive/create-archive.js';
 import { describeUnsupportedKeras3Layers, findUnsupportedKeras3Layers } from './keras-archive/keras3-config.js';
+import { reportUnsupportedLayersFirst } from './keras-archive/unsupported-layers.js';
 import { writeKerasArchive } from './keras-archive/write.js';
 import { readKerasH5 } from './keras-h5/read.js';
 import { createKerasH5 } from './keras-h5/create.js';
@@ -91,14 +92,21 @@ async function detectArchiveFormat(path: string, filename: string): Promise<Mode
   );
 }
 
-/** Reads a model in any supported format; see `detectModelFormat` for how the format is chosen. */
+/**
+ * Reads a model in any supported format; see `detectModelFormat` for how the format is
+ * chosen. A `.keras` archive whose weights do not fit its config raises
+ * MODEL_LAYER_UNSUPPORTED when its config has layers TF.js cannot build, because those
+ * layers explain the mismatch, and MODEL_WEIGHTS_MISMATCH otherwise.
+ */
 export async function readModel(path: string, filename: string = basename(path), options: ReadModelOptions = {}): Promise<ModelFile> {
   const format = await detectModelFormat(path, filename);
   switch (format) {
     case 'keras_h5':
       return readKerasH5(path, filename, options);
-    case 'keras':
-      return readKerasArchive(path, filename, options);
+    case 'keras': {
+      const limits: ArchiveLimits = options.maxExpandedBytes === undefined ? {} : { maxExpandedBytes: options.maxExpandedBytes };
+      return reportUnsupportedLayersFirst(path, filename, limits, () => readKerasArchive(path, filename, options));
+    }
     case 'tfjs':
       return readTfjsModel(path, filename, options);
   }

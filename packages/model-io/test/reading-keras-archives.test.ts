@@ -8,7 +8,7 @@ import { unzipSync, zipSync } from 'fflate';
 
 import { isCentroidError } from '@centroid/contracts';
 
-import { readKerasArchive, readNpz, toLayersModel } from '../src/index.js';
+import { inspectModelFile, readKerasArchive, readModel, readNpz, toLayersModel } from '../src/index.js';
 import { patchDeclaredSize, writeTestZip } from './archive-helpers.js';
 import { fixture, maxAbsoluteDifference, temporaryFolder } from './helpers.js';
 
@@ -180,4 +180,53 @@ describe('rejecting bad .keras archives', () => {
     });
     await assertRejects(path, 'MODEL_WEIGHTS_MISMATCH', /no group \/layers\/conv2d for layer "conv"/);
   });
+});
+
+describe('unknown layer classes in .keras archives', () => {
+  /** Renames the classes of the layers named in `classes`, so that their weights groups no longer match. */
+  function renameClasses(classes: Record<string, string>): (members: Record<string, Uint8Array>) => void {
+    return (members) => {
+      const config = JSON.parse(new TextDecoder().decode(members['config.json'])) as { config: { layers: { class_name: string; config: { name: string } }[] } };
+      for (const layer of config.config.layers) {
+        const renamed = classes[layer.config.name];
+        if (renamed !== undefined) layer.class_name = renamed;
+      }
+      members['config.json'] = new TextEncoder().encode(JSON.stringify(config));
+    };
+  }
+
+  const readers = {
+    readModel: (path: string) => readModel(path, 'upload.keras'),
+    inspectModelFile: (path: string) => inspectModelFile(path, 'upload.keras'),
+  };
+
+  for (const [readerName, read] of Object.entries(readers)) {
+    test(`${readerName} names every unknown class`, async (t) => {
+      const path = await editedArchive(t, renameClasses({ conv: 'WeirdLayer', dense_second: 'OtherLayer' }));
+      await assert.rejects(read(path), (error) => {
+        assert.ok(isCentroidError(error), String(error));
+        assert.equal(error.code, 'MODEL_LAYER_UNSUPPORTED');
+        assert.equal(
+          error.message,
+          'upload.keras: 2 layer(s) cannot be built in TF.js: layer "conv" (WeirdLayer): TF.js has no layer of this class; ' +
+            'layer "dense_second" (OtherLayer): TF.js has no layer of this class.',
+        );
+        assert.equal(error.location.file, 'upload.keras');
+        assert.equal(error.location.layer, 'conv');
+        assert.ok(isCentroidError(error.cause), 'the weights mismatch is kept as the cause');
+        assert.equal(error.cause.code, 'MODEL_WEIGHTS_MISMATCH');
+        return true;
+      });
+    });
+
+    test(`${readerName} keeps a mismatch of known classes`, async (t) => {
+      // Conv2D and Dense are both known, so the missing group is a real mismatch.
+      const path = await editedArchive(t, renameClasses({ conv: 'Dense' }));
+      await assert.rejects(read(path), (error) => {
+        assert.ok(isCentroidError(error), String(error));
+        assert.equal(error.code, 'MODEL_WEIGHTS_MISMATCH');
+        return true;
+      });
+    });
+  }
 });

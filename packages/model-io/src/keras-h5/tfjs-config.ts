@@ -421,12 +421,16 @@ export function findKeras3Form(modelConfig: KerasModelConfig): string | null {
   return found;
 }
 
-/** Builds the MODEL_LAYER_UNSUPPORTED error that lists every layer TF.js cannot build, by name and class. */
-export function unsupportedLayersError(filename: string, unsupported: UnsupportedLayer[]): CentroidError {
+/**
+ * Builds the MODEL_LAYER_UNSUPPORTED error that lists every layer TF.js cannot build, by
+ * name and class. `cause` is the error that these layers explain, if any.
+ */
+export function unsupportedLayersError(filename: string, unsupported: UnsupportedLayer[], cause?: unknown): CentroidError {
   const list = unsupported.map((layer) => `layer "${layer.name}" (${layer.className}): ${layer.reason}`).join('; ');
   return new CentroidError(
     'MODEL_LAYER_UNSUPPORTED',
     `${filename}: ${unsupported.length} layer(s) cannot be built in TF.js: ${list}.`,
     { file: filename, layer: unsupported[0]?.name as string },
+    cause === undefined ? undefined : { cause },
   );
 }
