@@ -170,6 +170,12 @@ describe('centroid run', () => {
     }
   });
 
+  it('names a missing required option', async () => {
+    const run = await centroid(['run', fixturePath('tiny-cnn.h5')]);
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(run.stderr, /^error PARAMS_INVALID:\n {2}number_of_clusters \(--number-of-clusters\): Missing required value: expected number\.\n/);
+  });
+
   it('names an unknown option', async () => {
     const run = await centroid(['run', fixturePath('tiny-cnn.h5'), '--clusters', '4']);
     assert.equal(run.code, 2);

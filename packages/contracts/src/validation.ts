@@ -29,9 +29,16 @@ export class ParamsError extends CentroidError {
   }
 }
 
+/**
+ * Replaces zod's "Invalid input: expected number, received undefined" for a required field
+ * that is absent. Other issues keep zod's message.
+ */
+const missingFieldMessage: z.core.$ZodErrorMap = (issue) =>
+  issue.code === 'invalid_type' && issue.input === undefined ? `Missing required value: expected ${issue.expected}.` : undefined;
+
 /** Parses a schema and raises a ParamsError naming every field at fault. */
 export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, prefix = ''): z.output<S> {
-  const result = schema.safeParse(value);
+  const result = schema.safeParse(value, { error: missingFieldMessage });
   if (!result.success) throw new ParamsError(describeIssues(result.error, prefix));
   return result.data;
 }

@@ -73,6 +73,24 @@ describe('job parameters', () => {
     );
   });
 
+  it('names a missing value as missing', () => {
+    assert.throws(
+      () => parseOrThrow(JobParamsSchema, {}),
+      (error: unknown) => {
+        assert.ok(error instanceof ParamsError);
+        assert.deepEqual(error.issues, [{ field: 'number_of_clusters', message: 'Missing required value: expected number.' }]);
+        return true;
+      },
+    );
+  });
+
+  it('keeps the type error for a wrong type', () => {
+    assert.throws(
+      () => parseOrThrow(JobParamsSchema, { number_of_clusters: '8' }),
+      (error: unknown) => error instanceof ParamsError && /expected number, received string/.test(error.message),
+    );
+  });
+
   it('defaults output_format to same', () => {
     const params = parseOrThrow(JobParamsSchema, { number_of_clusters: 8 });
     assert.equal(params.output_format, 'same');
