@@ -85,8 +85,9 @@ async function loadBackend(name: BackendName): Promise<string> {
 
   const packageName = NATIVE_PACKAGES[name];
   // libtensorflow logs its CUDA probing to stderr at load, as errors even on machines without
-  // a GPU, which buries the CLI's own output. Failed operations still raise in JavaScript,
-  // and an explicit TF_CPP_MIN_LOG_LEVEL wins (0 shows everything).
+  // a GPU, which buries the CLI's own output. This hides most of it; the cuDNN and cuBLAS
+  // factory lines are written before the level is read, so they still appear. Failed
+  // operations still raise in JavaScript, and an explicit TF_CPP_MIN_LOG_LEVEL wins.
   process.env.TF_CPP_MIN_LOG_LEVEL ??= '3';
   // The package registers the 'tensorflow' backend with @tensorflow/tfjs when imported.
   const binding = (await import(packageName)) as { version?: Record<string, string> };
