@@ -1,11 +1,12 @@
 // The kmeans_1d_optimal cases that the engine bench skips for time, each run once with a
 // long deadline. It runs only with `--long` (`pnpm bench --long`), because the cases take
 // from minutes to hours. Without it, the results stay as they are. `--long-cases
-// 10000000:256,100000000:16` runs only the listed cases (size:clusters). Each case runs as
+// 10000000:256,100000000:16` runs only the listed cases (size:clusters), and the results of
+// the other cases stay as the last run wrote them. Each case runs as
 // bench/engine.ts runs one (`--case`), in its own child process, so the measurements
 // mean what the engine bench's columns mean. Writes bench/results/exact-kmeans-long.json
 // and exact-kmeans-long.md.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,6 +38,8 @@ interface LongCaseResult {
   status: 'measured' | 'failed';
   reason: string | null;
   load_average_before: number;
+  /** When the case started; missing in results written before this field existed. */
+  measured_at?: string;
   measurement: Measurement | null;
 }
 
@@ -66,34 +69,42 @@ async function runLongCases(cases: readonly { size: number; clusters: number }[]
   const results: LongCaseResult[] = [];
   for (const spec of cases) {
     const loadAverageBefore = Math.round((os.loadavg()[0] ?? 0) * 100) / 100;
+    const measuredAt = new Date().toISOString();
     const argument = `${spec.size},kmeans_1d_optimal,${spec.clusters}`;
     const outcome = await runChild(process.execPath, ['--expose-gc', '--import', 'tsx', engineBench, '--case', argument], {
       timeoutMs: CASE_TIMEOUT_SECONDS * 1000,
     });
     let result: LongCaseResult;
     if (outcome.timedOut) {
-      result = { ...spec, status: 'failed', reason: `timed out after ${CASE_TIMEOUT_SECONDS} s and was killed`, load_average_before: loadAverageBefore, measurement: null };
+      result = { ...spec, status: 'failed', reason: `timed out after ${CASE_TIMEOUT_SECONDS} s and was killed`, load_average_before: loadAverageBefore, measured_at: measuredAt, measurement: null };
     } else if (outcome.code !== 0 || outcome.lastLine === '') {
       const detail = outcome.stderr.trim().split('\n').slice(-3).join(' | ');
       const reason = `child exited with code ${outcome.code} (signal ${outcome.signal}): ${detail}`;
-      result = { ...spec, status: 'failed', reason, load_average_before: loadAverageBefore, measurement: null };
+      result = { ...spec, status: 'failed', reason, load_average_before: loadAverageBefore, measured_at: measuredAt, measurement: null };
     } else {
       const measurement = JSON.parse(outcome.lastLine) as Measurement;
-      result = { ...spec, status: 'measured', reason: null, load_average_before: loadAverageBefore, measurement };
+      result = { ...spec, status: 'measured', reason: null, load_average_before: loadAverageBefore, measured_at: measuredAt, measurement };
     }
     results.push(result);
     console.log(`kmeans_1d_optimal N=${spec.clusters} n=${spec.size}: ${result.status}${result.measurement ? `, ${(result.measurement.total_ms / 1000).toFixed(1)} s` : `: ${result.reason}`}`);
   }
 
+  const resultsDirectory = path.join(benchDirectory, 'results');
+  const jsonPath = path.join(resultsDirectory, 'exact-kmeans-long.json');
+  const earlier = existsSync(jsonPath) ? (JSON.parse(readFileSync(jsonPath, 'utf8')) as { results: LongCaseResult[] }).results : [];
+  const merged = CASES.flatMap((spec) => {
+    const found = results.find((result) => result.size === spec.size && result.clusters === spec.clusters) ??
+      earlier.find((result) => result.size === spec.size && result.clusters === spec.clusters);
+    return found === undefined ? [] : [found];
+  });
   const report = {
     created_at: new Date().toISOString(),
     machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, memory_bytes: os.totalmem(), node: process.version },
     case_timeout_seconds: CASE_TIMEOUT_SECONDS,
-    results,
+    results: merged,
   };
-  const resultsDirectory = path.join(benchDirectory, 'results');
   mkdirSync(resultsDirectory, { recursive: true });
-  writeFileSync(path.join(resultsDirectory, 'exact-kmeans-long.json'), `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
   writeFileSync(path.join(resultsDirectory, 'exact-kmeans-long.md'), formatMarkdown(report));
 }
 
@@ -101,26 +112,26 @@ function formatMarkdown(report: { created_at: string; machine: { cpu: string; co
   const lines = [
     '# Long kmeans_1d_optimal cases',
     '',
-    `Written by \`pnpm bench --long\` (bench/exact-kmeans-long.ts) on ${report.created_at}.`,
+    `Written by \`pnpm bench --long\` (bench/exact-kmeans-long.ts) on ${report.created_at}; each case says when it ran.`,
     `Machine: ${report.machine.cpu}, ${report.machine.cores} cores (shared with other work), ${Math.round(report.machine.memory_bytes / 2 ** 20)} MiB.`,
     '',
     'The cases that bench/engine.md skips for time, each measured once as that bench measures a case, with a',
     `deadline of ${CASE_TIMEOUT_SECONDS / 60} minutes. The columns mean what they mean there.`,
     '',
-    '| n | N | threads | init s | assign s | total s | peak RSS MiB | MSE | load |',
-    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| n | N | threads | init s | assign s | total s | peak RSS MiB | MSE | load | measured at |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
   ];
   for (const result of report.results) {
     const m = result.measurement;
     const size = `${result.size / 1_000_000}M`;
     if (m === null) {
-      lines.push(`| ${size} | ${result.clusters} | | ${result.status}: ${result.reason} | | | | | ${result.load_average_before.toFixed(2)} |`);
+      lines.push(`| ${size} | ${result.clusters} | | ${result.status}: ${result.reason} | | | | | ${result.load_average_before.toFixed(2)} | ${result.measured_at ?? ''} |`);
       continue;
     }
     lines.push(
       `| ${size} | ${result.clusters} | ${m.threads} | ${(m.initialisation_ms / 1000).toFixed(1)} | ${(m.assignment_ms / 1000).toFixed(2)} | ` +
         `${(m.total_ms / 1000).toFixed(1)} | ${(m.peak_rss_bytes / 2 ** 20).toFixed(0)} | ${m.mean_squared_error.toExponential(3)} | ` +
-        `${result.load_average_before.toFixed(2)} |`,
+        `${result.load_average_before.toFixed(2)} | ${result.measured_at ?? ''} |`,
     );
   }
   return `${lines.join('\n')}\n`;
