@@ -29,6 +29,15 @@ export interface TfjsContainer {
   readShard: (path: string) => Promise<Uint8Array>;
 }
 
+/** Returns the shards at `paths` joined in order, the bytes of one weight group, with each shard's length. */
+export async function readGroupBytes(container: TfjsContainer, paths: readonly string[]): Promise<{ bytes: Buffer; shardLengths: number[] }> {
+  const shards: Uint8Array[] = [];
+  for (const shard of paths) {
+    shards.push(await container.readShard(shard));
+  }
+  return { bytes: Buffer.concat(shards), shardLengths: shards.map((shard) => shard.byteLength) };
+}
+
 function missing(filename: string, what: string): CentroidError {
   return new CentroidError('MODEL_INVALID', `${filename}: ${what}`, { file: filename });
 }

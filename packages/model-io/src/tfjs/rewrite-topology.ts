@@ -8,7 +8,7 @@ import type * as tf from '@tensorflow/tfjs';
 import { isPlainObject } from '../keras-archive/archive-json.js';
 import { translateModelConfig } from '../keras-h5/tfjs-config.js';
 import { toLayersModel } from '../keras-h5/to-layers-model.js';
-import { MODEL_JSON } from './container.js';
+import { MODEL_JSON, readGroupBytes } from './container.js';
 
 import type { ZipMember } from '../archive/write-zip.js';
 import type { WeightEntry } from '../keras-h5/types.js';
@@ -102,11 +102,7 @@ function renameWeight(original: ManifestWeight, name: string, replacement: Encod
 async function readWeightBytes(source: TfjsModelFile, container: TfjsContainer): Promise<Map<string, Uint8Array>> {
   const bytesByName = new Map<string, Uint8Array>();
   for (const group of source.weightGroups) {
-    const shards: Uint8Array[] = [];
-    for (const shard of group.paths) {
-      shards.push(await container.readShard(shard));
-    }
-    const bytes = Buffer.concat(shards);
+    const { bytes } = await readGroupBytes(container, group.paths);
     for (const spec of group.weights) {
       bytesByName.set(spec.name, bytes.subarray(spec.byteOffset, spec.byteOffset + spec.byteLength));
     }

@@ -14,7 +14,7 @@ import { encodeFloats, encodeReplacements } from '../keras-h5/write.js';
 import { findKeras3Form, translateModelConfig } from '../keras-h5/tfjs-config.js';
 import { toLayersModel } from '../keras-h5/to-layers-model.js';
 import { quantize } from './affine-quantization.js';
-import { withTfjsFolder, withTfjsZip, MODEL_JSON } from './container.js';
+import { readGroupBytes, withTfjsFolder, withTfjsZip, MODEL_JSON } from './container.js';
 import { readTfjsModel } from './read.js';
 import { rewriteTfjsTopology } from './rewrite-topology.js';
 import { translateTrainingConfig } from './training-config.js';
@@ -133,11 +133,7 @@ async function modelJsonBytes(source: TfjsModelFile, container: TfjsContainer, e
 async function patchShards(source: TfjsModelFile, container: TfjsContainer, encoded: Map<string, EncodedWeight>): Promise<ZipMember[]> {
   const members: ZipMember[] = [{ name: MODEL_JSON, bytes: await modelJsonBytes(source, container, encoded), deflate: false }];
   for (const group of source.weightGroups) {
-    const shards: Uint8Array[] = [];
-    for (const shard of group.paths) {
-      shards.push(await container.readShard(shard));
-    }
-    const bytes = Buffer.concat(shards);
+    const { bytes, shardLengths } = await readGroupBytes(container, group.paths);
     for (const spec of group.weights) {
       const replacement = encoded.get(spec.name);
       if (replacement !== undefined) {
@@ -146,7 +142,7 @@ async function patchShards(source: TfjsModelFile, container: TfjsContainer, enco
     }
     let offset = 0;
     group.paths.forEach((shard, index) => {
-      const length = (shards[index] as Uint8Array).byteLength;
+      const length = shardLengths[index] as number;
       members.push({ name: posix.normalize(shard), bytes: new Uint8Array(bytes.buffer, bytes.byteOffset + offset, length), deflate: false });
       offset += length;
     });
