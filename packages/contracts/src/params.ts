@@ -70,6 +70,12 @@ export const WebhookParamsSchema = z
 /** Layer classes whose weights are never clustered, whatever a rule requests. */
 export const NORMALIZATION_LAYER_CLASSES = ['BatchNormalization', 'LayerNormalization'] as const;
 
+/** Maximum length of a rule's `name`, `pattern` or `class`, far above any Keras layer name. */
+export const MAX_MATCH_LENGTH = 256;
+
+/** Maximum number of `layers` rules, so that a job's warnings stay bounded. */
+export const MAX_LAYER_RULES = 512;
+
 /**
  * The layers a rule applies to: exactly one of `name` (the exact layer name), `pattern` or
  * `class` (the Keras layer class, such as `Conv2D`). A pattern is a glob matched against
@@ -81,9 +87,9 @@ export const NORMALIZATION_LAYER_CLASSES = ['BatchNormalization', 'LayerNormaliz
  */
 export const LayerMatchSchema = z
   .object({
-    name: z.string().min(1).optional(),
-    pattern: z.string().min(1).optional(),
-    class: z.string().min(1).optional(),
+    name: z.string().min(1).max(MAX_MATCH_LENGTH).optional(),
+    pattern: z.string().min(1).max(MAX_MATCH_LENGTH).optional(),
+    class: z.string().min(1).max(MAX_MATCH_LENGTH).optional(),
   })
   .strict()
   .refine((match) => [match.name, match.pattern, match.class].filter((value) => value !== undefined).length === 1, {
@@ -183,7 +189,7 @@ export const JobParamsSchema = z
      * applied in order so that the last matching rule decides. Absent, every layer is
      * clustered with the settings above.
      */
-    layers: z.array(LayerRuleSchema).optional(),
+    layers: z.array(LayerRuleSchema).max(MAX_LAYER_RULES).optional(),
     fine_tune: FineTuneParamsSchema.default(FineTuneParamsSchema.parse({})),
     dataset: DatasetParamsSchema.default(DatasetParamsSchema.parse({})),
     /**

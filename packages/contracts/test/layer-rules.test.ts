@@ -101,6 +101,18 @@ describe('layers parameter', () => {
   it('rejects an unknown action', () => {
     rejectsParams([{ match: { name: 'a' }, action: 'skip' }], 'layers.0.action', /./);
   });
+
+  it('rejects a match over 256 characters', () => {
+    rejectsParams([{ match: { pattern: '*'.repeat(257) } }], 'layers.0.match.pattern', /256/);
+    rejectsParams([{ match: { name: 'a'.repeat(257) } }], 'layers.0.match.name', /256/);
+    rejectsParams([{ match: { class: 'D'.repeat(257) } }], 'layers.0.match.class', /256/);
+  });
+
+  it('rejects more than 512 rules', () => {
+    const rule = { match: { pattern: 'x*' }, action: 'exclude' };
+    assert.equal(parseOrThrow(JobParamsSchema, { number_of_clusters: 8, layers: Array(512).fill(rule) }).layers?.length, 512);
+    rejectsParams(Array(513).fill(rule), 'layers', /512/);
+  });
 });
 
 describe('glob patterns', () => {
