@@ -48,13 +48,18 @@ export const FineTuneParamsSchema = z
   })
   .strict();
 
+/** Maximum length of an NPZ array name, so that messages that name an array stay short. */
+export const MAX_ARRAY_NAME_LENGTH = 256;
+
+const ArrayNameSchema = z.string().min(1).max(MAX_ARRAY_NAME_LENGTH);
+
 export const DatasetParamsSchema = z
   .object({
-    /** Array names inside the uploaded NPZ. @defaultValue `x_train`, `y_train`, `x_test`, `y_test` */
-    x_train: z.string().min(1).default('x_train'),
-    y_train: z.string().min(1).default('y_train'),
-    x_test: z.string().min(1).default('x_test'),
-    y_test: z.string().min(1).default('y_test'),
+    /** Array names inside the uploaded NPZ, each at most 256 characters. @defaultValue `x_train`, `y_train`, `x_test`, `y_test` */
+    x_train: ArrayNameSchema.default('x_train'),
+    y_train: ArrayNameSchema.default('y_train'),
+    x_test: ArrayNameSchema.default('x_test'),
+    y_test: ArrayNameSchema.default('y_test'),
     /** Factor applied to every input value, such as 1/255 for bytes. @defaultValue 1 */
     input_scale: z.number().positive().default(1),
   })

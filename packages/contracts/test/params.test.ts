@@ -15,6 +15,14 @@ describe('job parameters', () => {
     assert.equal(params.webhook, undefined);
   });
 
+  it('rejects an array name over 256 characters', () => {
+    assert.equal(parseOrThrow(JobParamsSchema, { number_of_clusters: 8, dataset: { x_test: 'x'.repeat(256) } }).dataset.x_test.length, 256);
+    assert.throws(
+      () => parseOrThrow(JobParamsSchema, { number_of_clusters: 8, dataset: { x_test: 'x'.repeat(257) } }),
+      (error: unknown) => error instanceof ParamsError && error.location.field === 'dataset.x_test' && /256/.test(error.message),
+    );
+  });
+
   it('accepts upper-case initialisation names', () => {
     const params = parseOrThrow(JobParamsSchema, { number_of_clusters: 8, cluster_centroids_init: 'DENSITY_BASED' });
     assert.equal(params.cluster_centroids_init, 'density_based');
