@@ -18,7 +18,7 @@ import { encodeReplacements } from '../keras-h5/write.js';
 import { isPlainObject } from './archive-json.js';
 import { toKeras3CompileConfig, toKeras3ModelConfig } from './keras3-config.js';
 import { CONFIG_MEMBER, METADATA_MEMBER, WEIGHTS_MEMBER } from './read.js';
-import { toSnakeCase } from './weight-layout.js';
+import { toSnakeCase, uniqueKey } from './weight-layout.js';
 
 import type { Group, H5File } from '../hdf5/h5wasm.js';
 import type { Float16Dataset } from '../keras-h5/float16-datasets.js';
@@ -221,17 +221,6 @@ function planLayerGroups(layer: Keras3Layer, layerPath: string, variables: Plann
 function withName(layer: Keras3Layer, fallback: string): Keras3Layer {
   const name = nameOf(layer);
   return name.startsWith('forward_') || name.startsWith('backward_') ? layer : { ...layer, config: { ...layer.config, name: fallback } };
-}
-
-/** Returns `base`, or `base_<n>` for its n-th repeat, as keras.src.saving.saving_lib._get_unique_name does. */
-function uniqueKey(base: string, counts: Map<string, number>): string {
-  const seen = counts.get(base);
-  if (seen === undefined) {
-    counts.set(base, 0);
-    return base;
-  }
-  counts.set(base, seen + 1);
-  return `${base}_${seen + 1}`;
 }
 
 /** Creates the planned archive in this process; `createKerasArchive` runs this in a child process. */

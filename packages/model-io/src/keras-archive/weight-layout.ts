@@ -118,7 +118,7 @@ function describeModelWeights(
 }
 
 /** Returns `base`, or `base_<n>` for its n-th repeat, as keras.src.saving.saving_lib._get_unique_name does. */
-function uniqueKey(base: string, counts: Map<string, number>): string {
+export function uniqueKey(base: string, counts: Map<string, number>): string {
   const seen = counts.get(base);
   if (seen === undefined) {
     counts.set(base, 0);
