@@ -7,8 +7,9 @@
 // dataset's storage and recomputes the checksums of the header chunks it changed.
 //
 // It reads only what h5wasm 0.10.3 writes with its default library version bounds
-// (v108 to v200): a version 2 or 3 superblock at offset 0, version 2 object headers with
-// lookup3 checksums, and contiguous datasets without filters or a stored fill value.
+// (v108 to v200). That is a version 2 or 3 superblock at offset 0 and version 2 object
+// headers with lookup3 checksums. The datasets must be contiguous, without filters or a
+// stored fill value.
 // Anything else raises an error before any byte changes. Field layouts follow the HDF5
 // File Format Specification, version 3.0.
 //
