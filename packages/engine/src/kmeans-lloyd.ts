@@ -3,8 +3,9 @@
 // two neighbouring midpoints. So after one sort an iteration finds every run by binary
 // search and every run's mean from prefix sums, in O(N log n) time, with no n×N
 // distance matrix and no pass over the values.
-import { kmeansPlusPlusCentroids } from './kmeans-plus-plus.js';
+import { seedCentroids } from './kmeans-plus-plus.js';
 import type { RandomStream } from './random.js';
+import { SortedValues } from './sorted-values.js';
 import { sumOfSquaredErrors } from './squared-error.js';
 
 /** Lloyd iterations after which `kmeansCentroids` stops even if the runs still move. */
@@ -23,11 +24,11 @@ export const MAX_LLOYD_ITERATIONS = 1000;
  * Lloyd iterations never raise the squared error in exact arithmetic. Rounding could
  * raise it by a few ulps, so the result is compared with the seeding by
  * {@link sumOfSquaredErrors} and the seeding is returned when it is not worse.
- * Needs about 12 bytes per value on top of the 20 of the seeding, which is freed first.
+ * Seeding and iterations share one sorted copy of the values, about 4.3 bytes per value.
  */
 export function kmeansCentroids(values: Float32Array, count: number, random: RandomStream): Float32Array {
-  const seeds = kmeansPlusPlusCentroids(values, count, random);
-  const runs = new SortedRuns(values);
+  const runs = new SortedValues(values);
+  const seeds = seedCentroids(runs, count, random);
   const n = runs.size;
 
   const centroids = Float32Array.from(seeds);
@@ -39,7 +40,7 @@ export function kmeansCentroids(values: Float32Array, count: number, random: Ran
     // Cluster k is the run [boundaries[k], boundaries[k + 1]) of the sorted values.
     for (let k = 1; k < count; k++) {
       const midpoint = ((centroids[k - 1] as number) + (centroids[k] as number)) / 2;
-      boundaries[k] = runs.firstAbove(boundaries[k - 1] as number, midpoint);
+      boundaries[k] = runs.firstAbove(boundaries[k - 1] as number, n, midpoint);
     }
     if (boundaries.every((boundary, k) => boundary === previousBoundaries[k])) break;
     previousBoundaries.set(boundaries);
@@ -55,44 +56,4 @@ export function kmeansCentroids(values: Float32Array, count: number, random: Ran
 
   if (centroids.every((centroid, k) => centroid === seeds[k])) return centroids;
   return sumOfSquaredErrors(values, centroids) <= sumOfSquaredErrors(values, seeds) ? centroids : seeds;
-}
-
-/** The sorted values with prefix sums of (v − mean), which give any run's mean in O(1). */
-class SortedRuns {
-  readonly size: number;
-  private readonly sorted: Float32Array;
-  private readonly centre: number;
-  private readonly sum: Float64Array;
-
-  constructor(values: Float32Array) {
-    this.sorted = Float32Array.from(values).sort();
-    this.size = this.sorted.length;
-
-    let total = 0;
-    for (let i = 0; i < this.size; i++) total += this.sorted[i] as number;
-    this.centre = total / this.size;
-
-    // Subtracting the mean keeps the partial sums small, which limits cancellation.
-    this.sum = new Float64Array(this.size + 1);
-    for (let i = 0; i < this.size; i++) {
-      this.sum[i + 1] = (this.sum[i] as number) + ((this.sorted[i] as number) - this.centre);
-    }
-  }
-
-  /** Returns the float32 nearest to the mean of the sorted positions [from, to), which must not be empty. */
-  mean(from: number, to: number): number {
-    return Math.fround(this.centre + ((this.sum[to] as number) - (this.sum[from] as number)) / (to - from));
-  }
-
-  /** Returns the first position at or after `from` whose value is greater than `threshold`, or the size. */
-  firstAbove(from: number, threshold: number): number {
-    let low = from;
-    let high = this.size;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      if ((this.sorted[middle] as number) > threshold) high = middle;
-      else low = middle + 1;
-    }
-    return low;
-  }
 }

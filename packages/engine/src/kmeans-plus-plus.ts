@@ -13,14 +13,20 @@
 // dimension a new centroid only changes the values between its two neighbouring
 // centroids, so this version sorts the values once and keeps, per gap between
 // neighbouring centroids, the gap's cost from prefix sums. A candidate then costs
-// O(log n), and the whole seeding O(n log n + N log N · log n). The random streams
+// O(log n), and the whole seeding O(n log n + N log N · log n). The sorted copy is the
+// only buffer the size of the tensor (sorted-values.ts). The random streams
 // differ from TensorFlow's Philox generator, so the centroids match TFMOT's in
 // distribution, not value for value.
 import type { RandomStream } from './random.js';
+import { SortedValues } from './sorted-values.js';
 
 /** Returns `count` centroids chosen from `values` by greedy k-means++, sorted ascending. */
 export function kmeansPlusPlusCentroids(values: Float32Array, count: number, random: RandomStream): Float32Array {
-  const costs = new SortedCosts(values);
+  return seedCentroids(new SortedValues(values), count, random);
+}
+
+/** Returns `count` centroids chosen by greedy k-means++ from values already sorted, sorted ascending. */
+export function seedCentroids(costs: SortedValues, count: number, random: RandomStream): Float32Array {
   const n = costs.size;
   const candidatesPerCentroid = 3 + Math.floor(Math.log(count));
   const gaps = new GapTable(count + 1);
@@ -68,78 +74,6 @@ export function kmeansPlusPlusCentroids(values: Float32Array, count: number, ran
 }
 
 /**
- * The sorted values with prefix sums of (v − mean) and (v − mean)², which give the
- * squared distance of any run of values to any point in O(1). Subtracting the mean
- * keeps the sums small, which limits cancellation.
- */
-class SortedCosts {
-  readonly size: number;
-  private readonly sorted: Float32Array;
-  private readonly mean: number;
-  private readonly sum: Float64Array;
-  private readonly sumOfSquares: Float64Array;
-
-  constructor(values: Float32Array) {
-    this.sorted = Float32Array.from(values).sort();
-    this.size = this.sorted.length;
-
-    let total = 0;
-    for (let i = 0; i < this.size; i++) total += this.sorted[i] as number;
-    this.mean = total / this.size;
-
-    this.sum = new Float64Array(this.size + 1);
-    this.sumOfSquares = new Float64Array(this.size + 1);
-    for (let i = 0; i < this.size; i++) {
-      const centred = (this.sorted[i] as number) - this.mean;
-      this.sum[i + 1] = (this.sum[i] as number) + centred;
-      this.sumOfSquares[i + 1] = (this.sumOfSquares[i] as number) + centred * centred;
-    }
-  }
-
-  valueAt(position: number): number {
-    return this.sorted[position] as number;
-  }
-
-  /** Returns Σ (v − centre)² over the sorted positions [from, to). */
-  rangeCost(from: number, to: number, centre: number): number {
-    if (to <= from) return 0;
-    // Sorted, so equal end values mean every value in the run equals the centre. The
-    // exact zero keeps the degenerate case free of rounding noise.
-    if (this.sorted[from] === centre && this.sorted[to - 1] === centre) return 0;
-
-    const count = to - from;
-    const sum = (this.sum[to] as number) - (this.sum[from] as number);
-    const sumOfSquares = (this.sumOfSquares[to] as number) - (this.sumOfSquares[from] as number);
-    const offset = centre - this.mean;
-    return Math.max(0, sumOfSquares - 2 * offset * sum + offset * offset * count);
-  }
-
-  /** Returns the first position in [from, to) whose value is greater than `threshold`, or `to`. */
-  firstAbove(from: number, to: number, threshold: number): number {
-    let low = from;
-    let high = to;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      if ((this.sorted[middle] as number) > threshold) high = middle;
-      else low = middle + 1;
-    }
-    return low;
-  }
-
-  /** Returns the first position in [from, to) whose value is not less than `threshold`, or `to`. */
-  firstNotBelow(from: number, to: number, threshold: number): number {
-    let low = from;
-    let high = to;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      if ((this.sorted[middle] as number) >= threshold) high = middle;
-      else low = middle + 1;
-    }
-    return low;
-  }
-}
-
-/**
  * The gaps between neighbouring centroids, each a run [from, to) of sorted positions.
  * A gap's left centroid, when it has one, is at `from`. Its right centroid is at `to`
  * unless `to` is the end of the values. Each value in a gap is nearest to one of
@@ -173,7 +107,7 @@ class GapTable {
     return this.costs[gap] as number;
   }
 
-  add(from: number, to: number, hasLeft: boolean, sortedCosts: SortedCosts): void {
+  add(from: number, to: number, hasLeft: boolean, sortedCosts: SortedValues): void {
     const gap = this.count++;
     this.from[gap] = from;
     this.to[gap] = to;
@@ -182,7 +116,7 @@ class GapTable {
   }
 
   /** Returns the cost the gap would have, as two gaps, after a new centroid at `position`. */
-  splitCost(gap: number, position: number, sortedCosts: SortedCosts): number {
+  splitCost(gap: number, position: number, sortedCosts: SortedValues): number {
     const from = this.from[gap] as number;
     const to = this.to[gap] as number;
     const hasLeft = this.hasLeft[gap] === 1;
@@ -190,7 +124,7 @@ class GapTable {
   }
 
   /** Places a new centroid at `position`. The gap keeps its left part and a new gap takes the right part. */
-  split(gap: number, position: number, sortedCosts: SortedCosts): void {
+  split(gap: number, position: number, sortedCosts: SortedValues): void {
     const from = this.from[gap] as number;
     const to = this.to[gap] as number;
     const hasLeft = this.hasLeft[gap] === 1;
@@ -203,7 +137,7 @@ class GapTable {
    * Draws a value position with probability proportional to its D², given `uniform` in
    * [0, 1). The position always has a positive D², so it is never a chosen centroid.
    */
-  sample(uniform: number, sortedCosts: SortedCosts): { gap: number; position: number } {
+  sample(uniform: number, sortedCosts: SortedValues): { gap: number; position: number } {
     const { gap, fraction } = this.drawGap(uniform);
     const from = this.from[gap] as number;
     const to = this.to[gap] as number;
@@ -253,7 +187,7 @@ class GapTable {
   }
 
   /** Returns the first position p in [from, to) with Σ_{from..p} (v − centre)² > target. */
-  private searchCumulative(from: number, to: number, centre: number, target: number, sortedCosts: SortedCosts): number {
+  private searchCumulative(from: number, to: number, centre: number, target: number, sortedCosts: SortedValues): number {
     let low = from;
     let high = to - 1;
     while (low < high) {
@@ -264,14 +198,14 @@ class GapTable {
     return low;
   }
 
-  private middleOf(from: number, to: number, left: number | null, right: number | null, sortedCosts: SortedCosts): number {
+  private middleOf(from: number, to: number, left: number | null, right: number | null, sortedCosts: SortedValues): number {
     if (left === null) return from;
     if (right === null) return to;
     // Values at the exact midpoint go to the left centroid, as in assignment.
     return sortedCosts.firstAbove(from, to, (left + right) / 2);
   }
 
-  private gapCost(from: number, to: number, hasLeft: boolean, sortedCosts: SortedCosts): number {
+  private gapCost(from: number, to: number, hasLeft: boolean, sortedCosts: SortedValues): number {
     const left = hasLeft ? sortedCosts.valueAt(from) : null;
     const right = to < sortedCosts.size ? sortedCosts.valueAt(to) : null;
     const middle = this.middleOf(from, to, left, right, sortedCosts);
