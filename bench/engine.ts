@@ -57,14 +57,14 @@ const BYTES_PER_WEIGHT: Record<CentroidInitialisation, number> = {
   random: 8,
   // A sorted copy.
   density_based: 12,
-  // A sorted copy and two float64 prefix sums.
-  kmeans_plus_plus: 28,
-  kmeans: 28,
-  // A sorted copy, three float64 prefix sums, three float64 cost rows and the SMAWK
-  // buffers (four int32 and two float64), with every value distinct in the worst case, on
-  // one thread. Worker threads add up to 64 bytes each, and planThreads only starts them
-  // where that fits in half the free memory.
-  kmeans_1d_optimal: 92,
+  // A sorted copy with a prefix sum every 64 values, and the assignment.
+  kmeans_plus_plus: 13,
+  kmeans: 13,
+  // A sorted copy while two float64 prefix sums are built, then those sums, three float64
+  // cost rows and the SMAWK buffers (four int32, one float64 row and two float64), with
+  // every value distinct in the worst case, on one thread. Worker threads add 48 bytes
+  // each, and planThreads only starts them where that fits in half the free memory.
+  kmeans_1d_optimal: 76,
 };
 
 interface CaseSpec {

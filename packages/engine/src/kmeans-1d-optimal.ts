@@ -16,9 +16,9 @@ const DEFAULT_MAX_THREADS = 4;
 
 /**
  * Bytes per distinct value that each worker thread allocates at the peak: SMAWK buffers (32),
- * its two cost rows (16) and the shared row it fills (8), rounded up.
+ * its spare cost row (8) and the shared row it fills (8).
  */
-const WORKER_BYTES_PER_VALUE = 64;
+const WORKER_BYTES_PER_VALUE = 48;
 
 /** Thread options of `optimalKmeans1dCentroids`. */
 export interface OptimalKmeansOptions {
@@ -29,6 +29,8 @@ export interface OptimalKmeansOptions {
   threads?: number;
   /** The least N × distinct values that uses threads. */
   minParallelWork?: number;
+  /** The most N × distinct values of a segment that one worker solves whole. */
+  wholeSegmentWork?: number;
 }
 
 /**
@@ -41,15 +43,16 @@ export interface OptimalKmeansOptions {
  * assignment. Runs in O(n log n + N·m) time, split over worker threads when N·m is
  * large and their buffers fit (see threadsWithinMemory). Needs a sorted copy of the
  * values (4 bytes per value) while the prefix sums are built. On one thread it then needs
- * about 80 bytes per distinct value: 24 of prefix sums, up to 24 of cost rows and 32 of
- * SMAWK buffers. Each worker thread allocates up to 64 bytes per distinct value instead.
+ * 72 bytes per distinct value: 16 of prefix sums, 24 of cost rows and 32 of SMAWK
+ * buffers. Worker threads need 48 bytes per distinct value each, and the calling thread
+ * 32: the prefix sums and the two rows it shares with them.
  *
  * NOTE: the N·m term dominates for large tensors, and threads divide it at best by their
  * number. N = 256 on one million weights took 405 s on one thread of a loaded 2-core
  * machine (bench/results/engine.md), so large N on tens of millions of weights takes hours.
  */
 export function optimalKmeans1dCentroids(values: Float32Array, count: number, options: OptimalKmeansOptions = {}): Float32Array {
-  const forward = RunErrors.fromValues(values);
+  const forward = RunSumsOfValues.fromValues(values);
   const m = forward.size;
   const centroids = new Float32Array(count);
   if (m <= count) {
@@ -61,7 +64,7 @@ export function optimalKmeans1dCentroids(values: Float32Array, count: number, op
   const threads = planThreads(m, count, options);
   const starts = [0];
   if (threads > 1) {
-    starts.push(...splitOptimallyInParallel(forward, count, threads));
+    starts.push(...splitOptimallyInParallel(forward, count, threads, options.wholeSegmentWork));
   } else {
     splitOptimally(forward, new SmawkScratch(m), 0, m, count, starts);
   }
@@ -74,23 +77,23 @@ export function optimalKmeans1dCentroids(values: Float32Array, count: number, op
 }
 
 /**
- * Weighted prefix sums over distinct values: counts, and Σ c·(v − mean) and
- * Σ c·(v − mean)², which give the squared error of any run about its own mean in O(1).
- * Subtracting the overall mean keeps the sums small, which limits cancellation. The
- * three sums of index i are stored next to each other, at 3i, 3i + 1 and 3i + 2, so one
- * run error reads two cache lines instead of six when the arrays outgrow the caches.
+ * Weighted prefix sums over distinct values: counts and Σ c·(v − mean), which give the
+ * score and the mean of any run in O(1). Subtracting the overall mean keeps the sums
+ * small, which limits cancellation. The two sums of index i are stored next to each
+ * other, at 2i and 2i + 1, so one run score reads two cache lines instead of four when
+ * the arrays outgrow the caches.
  */
-class RunErrors implements RunSums {
+class RunSumsOfValues implements RunSums {
   readonly size: number;
   private readonly centre: number;
-  /** Count, sum and sum of squares of the distinct values [0, i), at 3i, 3i + 1 and 3i + 2. Read directly by LayerMatrix. */
+  /** Count and sum of the distinct values [0, i), at 2i and 2i + 1. Read directly by LayerMatrix. */
   readonly sums: Float64Array;
 
   private constructor(size: number, centre: number) {
     this.size = size;
     this.centre = centre;
     // Shared, so that worker threads read the sums without a copy.
-    this.sums = new Float64Array(new SharedArrayBuffer(8 * 3 * (size + 1)));
+    this.sums = new Float64Array(new SharedArrayBuffer(8 * 2 * (size + 1)));
   }
 
   /**
@@ -98,7 +101,7 @@ class RunErrors implements RunSums {
    * separate arrays of distinct values and counts are kept. -0 and +0 compare equal, so
    * they form one distinct value.
    */
-  static fromValues(values: Float32Array): RunErrors {
+  static fromValues(values: Float32Array): RunSumsOfValues {
     const sorted = Float32Array.from(values).sort();
     let size = 0;
     let total = 0;
@@ -107,7 +110,7 @@ class RunErrors implements RunSums {
       total += sorted[i] as number;
     }
 
-    const errors = new RunErrors(size, total / sorted.length);
+    const runs = new RunSumsOfValues(size, total / sorted.length);
     let index = 0;
     let i = 0;
     while (i < sorted.length) {
@@ -117,22 +120,20 @@ class RunErrors implements RunSums {
         count++;
         i++;
       }
-      const centred = value - errors.centre;
-      const { sums } = errors;
-      const base = 3 * index;
-      sums[base + 3] = (sums[base] as number) + count;
-      sums[base + 4] = (sums[base + 1] as number) + count * centred;
-      sums[base + 5] = (sums[base + 2] as number) + count * centred * centred;
+      const { sums } = runs;
+      const base = 2 * index;
+      sums[base + 2] = (sums[base] as number) + count;
+      sums[base + 3] = (sums[base + 1] as number) + count * (value - runs.centre);
       index++;
     }
-    return errors;
+    return runs;
   }
 
   /** Returns the float32 nearest to the weighted mean of the distinct values [from, to), which must not be empty. */
   mean(from: number, to: number): number {
     const { sums } = this;
-    const weight = (sums[3 * to] as number) - (sums[3 * from] as number);
-    const sum = (sums[3 * to + 1] as number) - (sums[3 * from + 1] as number);
+    const weight = (sums[2 * to] as number) - (sums[2 * from] as number);
+    const sum = (sums[2 * to + 1] as number) - (sums[2 * from + 1] as number);
     return Math.fround(this.centre + sum / weight);
   }
 }

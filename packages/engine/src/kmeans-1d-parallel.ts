@@ -7,19 +7,23 @@
 // loader: a worker started with the loader does not come up while the calling thread blocks.
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 
-import { bestCut, LayerMatrix, prefixCosts, runError, smawk, SmawkScratch, splitOptimally, type RunSums } from './kmeans-1d-programme.js';
+import { bestCut, LayerMatrix, prefixCosts, runScore, smawk, SmawkScratch, splitOptimally, type RunSums } from './kmeans-1d-programme.js';
 
 /**
  * Segments with at most this many cluster-values (clusters × distinct values) are solved
- * whole by one worker. Larger ones are split by two parallel cost rows.
+ * whole by one worker by default. Larger ones are split by two parallel cost rows.
  */
-const WHOLE_SEGMENT_WORK = 1 << 22;
+export const WHOLE_SEGMENT_WORK = 1 << 22;
 
-/** A segment of distinct values [from, to) to split into `clusters` runs. */
+/**
+ * A segment of distinct values [from, to) to split into `clusters` runs, the first of
+ * which is run number `firstCluster` of the whole clustering.
+ */
 interface Segment {
   from: number;
   to: number;
   clusters: number;
+  firstCluster: number;
 }
 
 /** A message to a worker: fill a cost row, or split a small segment whole. */
@@ -36,7 +40,7 @@ type Reply = { id: number; starts?: number[]; error?: string };
  * function names, so the source defines it as a no-op.
  */
 function workerSource(): string {
-  const programme = [runError, splitOptimally, bestCut, prefixCosts, LayerMatrix, smawk, SmawkScratch].map((part) => part.toString());
+  const programme = [runScore, splitOptimally, bestCut, prefixCosts, LayerMatrix, smawk, SmawkScratch].map((part) => part.toString());
   return `
 'use strict';
 const { workerData } = require('node:worker_threads');
@@ -50,16 +54,24 @@ process.on('exit', () => {
   Atomics.add(signal, 0, 1);
   Atomics.notify(signal, 0);
 });
+// Later tasks are no larger than the first, so one scratch, grown when needed, serves them all.
+let scratch = null;
+function scratchFor(length) {
+  if (scratch === null || scratch.length < length) {
+    scratch = null;
+    scratch = new SmawkScratch(length);
+  }
+  return scratch;
+}
 port.on('message', (task) => {
   let reply;
   try {
     if (task.kind === 'costs') {
-      const scratch = new SmawkScratch(task.length);
-      prefixCosts(run, task.reversed, scratch, task.offset, task.length, task.clusters, task.row);
+      prefixCosts(run, task.reversed, scratchFor(task.length), task.offset, task.length, task.clusters, task.row);
       reply = { id: task.id };
     } else {
       const starts = [];
-      splitOptimally(run, new SmawkScratch(task.to - task.from), task.from, task.to, task.clusters, starts);
+      splitOptimally(run, scratchFor(task.to - task.from), task.from, task.to, task.clusters, starts);
       reply = { id: task.id, starts };
     }
   } catch (error) {
@@ -78,10 +90,10 @@ port.on('message', (task) => {
  * threads. `run.sums` must be in a SharedArrayBuffer. Throws when a
  * worker fails or stops.
  */
-export function splitOptimallyInParallel(run: RunSums, clusters: number, threads: number): number[] {
-  const pool = new WorkerPool(run, threads);
+export function splitOptimallyInParallel(run: RunSums, clusters: number, threads: number, wholeSegmentWork = WHOLE_SEGMENT_WORK): number[] {
+  const pool = new WorkerPool(run, threads, clusters, wholeSegmentWork);
   try {
-    return pool.split({ from: 0, to: run.size, clusters });
+    return pool.split({ from: 0, to: run.size, clusters, firstCluster: 0 });
   } finally {
     pool.close();
   }
@@ -97,11 +109,24 @@ class WorkerPool {
   private readonly queue: Task[] = [];
   private readonly waiting = new Map<number, (reply: Reply) => void>();
   private nextId = 0;
+  /**
+   * The cost rows of every segment, allocated once. A segment's rows are the entries
+   * [from + firstCluster, to + firstCluster + 1). Segments that are split at the same
+   * time are disjoint, and a segment's halves start only once its own rows are read, so
+   * no two live segments share an entry. Fresh rows per segment would leave up to
+   * 16 bytes per distinct value per recursion level to the garbage collector.
+   */
+  private readonly leftRows: Float64Array;
+  private readonly rightRows: Float64Array;
 
   constructor(
     private readonly run: RunSums,
     threads: number,
+    clusters: number,
+    private readonly wholeSegmentWork: number,
   ) {
+    this.leftRows = new Float64Array(new SharedArrayBuffer(8 * (run.size + clusters + 1)));
+    this.rightRows = new Float64Array(new SharedArrayBuffer(8 * (run.size + clusters + 1)));
     const source = workerSource();
     this.signal = new Int32Array(new SharedArrayBuffer(4 * (1 + threads)));
     for (let i = 0; i < threads; i++) {
@@ -137,29 +162,33 @@ class WorkerPool {
 
   /** Queues the tasks of one segment; cut points go to `starts`, new segments to `pending`. */
   private schedule(segment: Segment, starts: number[], pending: Segment[]): void {
-    const { from, to, clusters } = segment;
+    const { from, to, clusters, firstCluster } = segment;
     const length = to - from;
     if (clusters === 1) return;
     if (length === clusters) {
       for (let start = from + 1; start < to; start++) starts.push(start);
       return;
     }
-    if (clusters * length <= WHOLE_SEGMENT_WORK) {
+    if (clusters * length <= this.wholeSegmentWork) {
       this.enqueue({ kind: 'split', id: 0, from, to, clusters }, (reply) => starts.push(...(reply.starts ?? [])));
       return;
     }
 
     const leftClusters = clusters >> 1;
     const rightClusters = clusters - leftClusters;
-    const leftCosts = new Float64Array(new SharedArrayBuffer(8 * (length + 1)));
-    const rightCosts = new Float64Array(new SharedArrayBuffer(8 * (length + 1)));
+    const rows = from + firstCluster;
+    const leftCosts = this.leftRows.subarray(rows, rows + length + 1);
+    const rightCosts = this.rightRows.subarray(rows, rows + length + 1);
     let rowsLeft = 2;
     const onRow = (): void => {
       rowsLeft--;
       if (rowsLeft > 0) return;
       const cut = bestCut(leftCosts, rightCosts, length, leftClusters, rightClusters);
       starts.push(from + cut);
-      pending.push({ from, to: from + cut, clusters: leftClusters }, { from: from + cut, to, clusters: rightClusters });
+      pending.push(
+        { from, to: from + cut, clusters: leftClusters, firstCluster },
+        { from: from + cut, to, clusters: rightClusters, firstCluster: firstCluster + leftClusters },
+      );
     };
     this.enqueue({ kind: 'costs', id: 0, reversed: false, offset: from, length, clusters: leftClusters, row: leftCosts }, onRow);
     this.enqueue({ kind: 'costs', id: 0, reversed: true, offset: this.run.size - to, length, clusters: rightClusters, row: rightCosts }, onRow);

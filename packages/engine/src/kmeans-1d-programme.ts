@@ -1,11 +1,15 @@
 // The dynamic programme of exact one-dimensional k-means over sorted distinct values:
 //
-//   cost_c(p) = min over q < p of cost_{c−1}(q) + SSE(values q … p−1),
+//   cost_c(p) = min over q < p of cost_{c−1}(q) + score(values q … p−1),
 //
-// the lowest error of the first p distinct values in c clusters. SSE of a run comes
-// from weighted prefix sums in O(1). The squared error satisfies the quadrangle
-// inequality, so the matrix of candidates q for each p is totally monotone, and the
-// SMAWK algorithm finds every p's best q of a layer in O(m) evaluations instead of O(m²).
+// the lowest total score of the first p distinct values in c clusters. A run's squared
+// error about its mean is Σ c·x² − (Σ c·x)² / Σ c. The first term sums to the same total
+// for every clustering, so the programme scores a run by the second term alone,
+// −(Σ c·x)² / Σ c, and needs prefix sums of counts and values but not of squares. That
+// saves 8 bytes per distinct value, and the optimum is the same. The score satisfies the
+// quadrangle inequality, so the matrix of candidates q for each p is totally monotone,
+// and the SMAWK algorithm finds every p's best q of a layer in O(m) evaluations instead
+// of O(m²).
 //
 // A table of every layer's best q would need N·m integers (4 GB for N = 256 and four
 // million distinct values). Instead the clusters are recovered the way Hirschberg's
@@ -24,8 +28,8 @@
 
 /**
  * Weighted prefix sums of the sorted distinct values, centred on the overall mean:
- * count, sum and sum of squares of the distinct values [0, i) at 3i, 3i + 1 and 3i + 2.
- * The three sums of one index sit together, so one run error reads two cache lines.
+ * count and sum of the distinct values [0, i) at 2i and 2i + 1. The two sums of one
+ * index sit together, so one run score reads two cache lines.
  */
 export interface RunSums {
   readonly sums: Float64Array;
@@ -34,10 +38,11 @@ export interface RunSums {
 }
 
 /**
- * Returns the squared error of the distinct values [from, to) about their weighted mean.
- * With `reversed`, indices count from the largest value down.
+ * Returns the score of the distinct values [from, to): their squared error about their
+ * weighted mean less their sum of squares. With `reversed`, indices count from the
+ * largest value down.
  */
-export function runError(run: RunSums, reversed: boolean, from: number, to: number): number {
+export function runScore(run: RunSums, reversed: boolean, from: number, to: number): number {
   let start = from;
   let end = to;
   if (reversed) {
@@ -45,10 +50,9 @@ export function runError(run: RunSums, reversed: boolean, from: number, to: numb
     end = run.size - from;
   }
   const { sums } = run;
-  const weight = (sums[3 * end] as number) - (sums[3 * start] as number);
-  const sum = (sums[3 * end + 1] as number) - (sums[3 * start + 1] as number);
-  const sumOfSquares = (sums[3 * end + 2] as number) - (sums[3 * start + 2] as number);
-  return Math.max(0, sumOfSquares - (sum * sum) / weight);
+  const weight = (sums[2 * end] as number) - (sums[2 * start] as number);
+  const sum = (sums[2 * end + 1] as number) - (sums[2 * start + 1] as number);
+  return -(sum * sum) / weight;
 }
 
 /**
@@ -68,8 +72,9 @@ export function splitOptimally(run: RunSums, scratch: SmawkScratch, from: number
   const rightClusters = clusters - leftClusters;
   // leftCosts[p]: the first p values of the range in leftClusters runs.
   // rightCosts[p]: the last p values of the range in rightClusters runs.
-  const leftCosts = prefixCosts(run, false, scratch, from, length, leftClusters);
-  const rightCosts = prefixCosts(run, true, scratch, run.size - to, length, rightClusters);
+  // Both are free again once the cut is known, so the halves reuse them.
+  const leftCosts = prefixCosts(run, false, scratch, from, length, leftClusters, scratch.leftRow.subarray(0, length + 1));
+  const rightCosts = prefixCosts(run, true, scratch, run.size - to, length, rightClusters, scratch.rightRow.subarray(0, length + 1));
   const cut = bestCut(leftCosts, rightCosts, length, leftClusters, rightClusters);
 
   splitOptimally(run, scratch, from, from + cut, leftClusters, starts);
@@ -95,10 +100,11 @@ export function bestCut(leftCosts: Float64Array, rightCosts: Float64Array, lengt
 }
 
 /**
- * Returns costs[p] = the lowest squared error of the distinct values
- * [offset, offset + p) in `clusters` non-empty runs, for p = 0 … length (Infinity where
- * p < clusters), counting from the largest value down with `reversed`. Fills one layer
- * per cluster count, keeping two rows. Writes into `into` when given.
+ * Fills `into` (length + 1 entries) with costs[p] = the lowest total score of the
+ * distinct values [offset, offset + p) in `clusters` non-empty runs, for p = 0 … length
+ * (Infinity where p < clusters), counting from the largest value down with `reversed`,
+ * and returns it. Fills one layer per cluster count, alternating between `into` and the
+ * scratch's spare row so that the last layer lands in `into`.
  */
 export function prefixCosts(
   run: RunSums,
@@ -107,13 +113,14 @@ export function prefixCosts(
   offset: number,
   length: number,
   clusters: number,
-  into?: Float64Array,
+  into: Float64Array,
 ): Float64Array {
-  let previous = new Float64Array(length + 1);
+  const spare = scratch.spareRow.subarray(0, length + 1);
+  let previous = clusters % 2 === 1 ? into : spare;
+  let next = clusters % 2 === 1 ? spare : into;
   previous[0] = Infinity;
-  for (let p = 1; p <= length; p++) previous[p] = runError(run, reversed, offset, offset + p);
+  for (let p = 1; p <= length; p++) previous[p] = runScore(run, reversed, offset, offset + p);
 
-  let next = new Float64Array(length + 1);
   const matrix = new LayerMatrix(run, reversed, offset);
   for (let layer = 2; layer <= clusters; layer++) {
     next.fill(Infinity, 0, layer);
@@ -127,13 +134,11 @@ export function prefixCosts(
     previous = next;
     next = swap;
   }
-  if (into === undefined) return previous;
-  into.set(previous);
-  return into;
+  return previous;
 }
 
 /**
- * The matrix of one layer: entry (p, q) = previous[q] + the error of the run [q, p),
+ * The matrix of one layer: entry (p, q) = previous[q] + the score of the run [q, p),
  * +Infinity for q ≥ p, which keeps the matrix totally monotone. It reads the prefix
  * sums directly so that SMAWK's calls stay on one class and the engine can inline them.
  */
@@ -161,12 +166,11 @@ export class LayerMatrix {
       from = ascendingFrom;
     }
     const { sums } = this;
-    const toBase = 3 * to;
-    const fromBase = 3 * from;
+    const toBase = 2 * to;
+    const fromBase = 2 * from;
     const weight = (sums[toBase] as number) - (sums[fromBase] as number);
     const sum = (sums[toBase + 1] as number) - (sums[fromBase + 1] as number);
-    const sumOfSquares = (sums[toBase + 2] as number) - (sums[fromBase + 2] as number);
-    return (this.previous[q] as number) + Math.max(0, sumOfSquares - (sum * sum) / weight);
+    return (this.previous[q] as number) - (sum * sum) / weight;
   }
 }
 
@@ -236,22 +240,44 @@ export function smawk(
 }
 
 /**
- * Buffers for SMAWK over up to `length` distinct values: the column stacks of all
- * recursion levels with their cached entries, taken and returned last in, first out,
- * and each row's best column. The stacks of one call chain add up to at most
- * 2·(length + 1) columns plus the first column list.
+ * Buffers for the programme over up to `length` distinct values: the column stacks of
+ * all SMAWK recursion levels with their cached entries, taken and returned last in,
+ * first out, each row's best column, and cost rows. The stacks of one call chain add up
+ * to at most 2·(length + 1) columns plus the first column list. That is 40 bytes per
+ * distinct value, and splitOptimally's two rows add 16 more when it first asks for them.
  */
 export class SmawkScratch {
   readonly argmin: Int32Array;
+  /** The row prefixCosts alternates with the row it fills. */
+  readonly spareRow: Float64Array;
   private readonly buffer: Int32Array;
   private readonly values: Float64Array;
+  private splitRows: Float64Array[] = [];
   private used = 0;
   private valuesUsed = 0;
 
-  constructor(length: number) {
+  constructor(readonly length: number) {
     this.argmin = new Int32Array(length + 1);
+    this.spareRow = new Float64Array(length + 1);
     this.buffer = new Int32Array(3 * (length + 1));
     this.values = new Float64Array(2 * (length + 1));
+  }
+
+  /** The row of splitOptimally's left costs. */
+  get leftRow(): Float64Array {
+    return this.rowsForSplitting()[0] as Float64Array;
+  }
+
+  /** The row of splitOptimally's right costs. */
+  get rightRow(): Float64Array {
+    return this.rowsForSplitting()[1] as Float64Array;
+  }
+
+  private rowsForSplitting(): Float64Array[] {
+    if (this.splitRows.length === 0) {
+      this.splitRows = [new Float64Array(this.length + 1), new Float64Array(this.length + 1)];
+    }
+    return this.splitRows;
   }
 
   /** Returns a view of `size` cached entries, released like the column stacks. */

@@ -237,6 +237,22 @@ describe('new initialisations on degenerate input', () => {
     assert.deepEqual([...parallel], [...serial]);
   });
 
+  it('keeps the cost rows of concurrent segments apart', () => {
+    // With no segment solved whole, every level splits by cost rows, and the halves of one
+    // segment run beside the other segments of its level, all in one pair of shared rows.
+    const random = createRandom(27);
+    for (const [count, clusters] of [
+      [5_000, 37],
+      [3_001, 64],
+      [700, 5],
+    ] as const) {
+      const values = normalValues(count, random);
+      const serial = optimalKmeans1dCentroids(values, clusters, { threads: 1 });
+      const parallel = optimalKmeans1dCentroids(values, clusters, { threads: 3, minParallelWork: 0, wholeSegmentWork: 0 });
+      assert.deepEqual([...parallel], [...serial], `${count} values in ${clusters} clusters`);
+    }
+  });
+
   it('rejects an invalid CENTROID_KMEANS_THREADS', (t) => {
     const saved = process.env.CENTROID_KMEANS_THREADS;
     t.after(() => {
