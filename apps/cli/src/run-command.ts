@@ -1,4 +1,5 @@
 // `centroid run MODEL`: the pipeline in-process on local files, with no Redis and no HTTP.
+import { rmSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -166,6 +167,16 @@ export async function runCommand(argv: string[]): Promise<number> {
 
   const workDir = await mkdtemp(path.join(os.tmpdir(), 'centroid-run-'));
   const reporter = createProgressReporter();
+  // Ctrl-C or a TERM ends the process without running `finally`, so the handler removes
+  // the temporary folder itself. It runs once the event loop gets control back.
+  const onSignal = (signal: NodeJS.Signals): void => {
+    reporter.finish();
+    rmSync(workDir, { recursive: true, force: true });
+    process.stderr.write(`\ncentroid: stopped by ${signal}; ${outPath} was not written.\n`);
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     if (npyFiles.length > 0) {
       datasetPath = path.join(workDir, 'dataset.npz');
@@ -216,6 +227,8 @@ export async function runCommand(argv: string[]): Promise<number> {
     if (resultPath !== undefined) process.stdout.write(`metrics: ${resultPath}\n`);
     return 0;
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     reporter.finish();
     await rm(workDir, { recursive: true, force: true });
   }

@@ -1,5 +1,5 @@
 // Runs the CLI in a child process, as the tests of its commands need it.
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
@@ -22,6 +22,14 @@ export function centroid(args: string[], options: { cwd?: string; env?: NodeJS.P
       { cwd: options.cwd, env: { ...process.env, CENTROID_BACKEND: 'cpu', ...options.env }, timeout: 120_000 },
       (error, stdout, stderr) => resolve({ code: error === null ? 0 : ((error as { code?: number }).code ?? 1), stdout, stderr }),
     );
+  });
+}
+
+/** Starts `centroid ARGS` on the pure-JavaScript backend with piped output, for tests that signal it. */
+export function startCentroid(args: string[], options: { env?: NodeJS.ProcessEnv } = {}): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+    env: { ...process.env, CENTROID_BACKEND: 'cpu', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
 }
 

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { MetricsSchema } from '@centroid/contracts';
 import { encodeNpz, fixturePath } from '@centroid/examples';
-import { REPOSITORY_ROOT, centroid, hasStackTrace } from './run-cli.js';
+import { REPOSITORY_ROOT, centroid, hasStackTrace, startCentroid } from './run-cli.js';
 
 
 describe('centroid run', () => {
@@ -17,6 +18,30 @@ describe('centroid run', () => {
 
   after(async () => {
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it('removes its temporary folder on Ctrl-C', async () => {
+    const tmp = await mkdtemp(path.join(dir, 'tmp-'));
+    const out = path.join(dir, 'interrupted.h5');
+    const args = ['run', fixturePath('tiny-cnn.h5'), '--data', fixturePath('tiny-cnn.npz'), '--number-of-clusters', '4'];
+    const child = startCentroid([...args, '--epochs', '200', '--batch-size', '4', '--out', out], { env: { TMPDIR: tmp } });
+    let stderr = '';
+    const exited = once(child, 'exit');
+    await new Promise<void>((resolve) => {
+      child.stderr?.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        if (/fine_tuning/.test(stderr)) resolve();
+      });
+      void exited.then(() => resolve());
+    });
+    child.kill('SIGINT');
+    const [code] = (await exited) as [number | null];
+
+    assert.equal(code, 130, stderr);
+    assert.match(stderr, /stopped by SIGINT; .*interrupted\.h5 was not written/);
+    // tsx keeps its own cache in TMPDIR too.
+    assert.deepEqual((await readdir(tmp)).filter((name) => name.startsWith('centroid-run-')), []);
+    await assert.rejects(stat(out), { code: 'ENOENT' });
   });
 
   it('clusters a model and writes the result', async () => {
