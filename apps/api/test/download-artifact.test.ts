@@ -68,6 +68,9 @@ describe('GET /v1/jobs/{id}/artifacts/{name}', () => {
     assert.equal(response.statusCode, 416);
     assert.equal(response.headers['content-range'], `bytes */${CONTENT.length}`);
     assert.equal(response.json<Problem>().code, 'RANGE_NOT_SATISFIABLE');
+    assert.match(String(response.headers['content-type']), /^application\/problem\+json/);
+    assert.equal(response.headers['content-disposition'], undefined);
+    assert.equal(response.headers['repr-digest'], undefined);
   });
 
   it('sends everything for several ranges', async () => {

@@ -27,15 +27,7 @@ export function registerDownloadArtifactRoute(app: FastifyInstance, { store, art
 
     const etag = `"${artifact.sha256}"`;
     const sha256Base64 = Buffer.from(artifact.sha256, 'hex').toString('base64');
-    reply.headers({
-      'accept-ranges': 'bytes',
-      etag,
-      'content-type': artifact.content_type,
-      'content-disposition': `attachment; filename="${name}"`,
-      digest: `sha-256=${sha256Base64}`,
-      'repr-digest': `sha-256=:${sha256Base64}:`,
-      'x-checksum-sha256': artifact.sha256,
-    });
+    reply.headers({ 'accept-ranges': 'bytes', etag });
 
     // If-Range requests the range only while the file is still the one the client saw.
     const ifRange = request.headers['if-range'];
@@ -46,6 +38,15 @@ export function registerDownloadArtifactRoute(app: FastifyInstance, { store, art
       const error = new CentroidError('RANGE_NOT_SATISFIABLE', `Range '${rangeHeader}' lies outside artifact '${name}' of ${file.bytes} bytes.`);
       return sendProblem(reply, error, { 'content-range': `bytes */${file.bytes}` });
     }
+
+    // Only a response that carries the file describes it: a 416 problem body is no attachment.
+    reply.headers({
+      'content-type': artifact.content_type,
+      'content-disposition': `attachment; filename="${name}"`,
+      digest: `sha-256=${sha256Base64}`,
+      'repr-digest': `sha-256=:${sha256Base64}:`,
+      'x-checksum-sha256': artifact.sha256,
+    });
 
     if (range === null) {
       reply.header('content-length', file.bytes);
