@@ -169,7 +169,7 @@ export async function readJobSubmission(
     );
   }
   if (rejection !== null) throw rejection;
-  if (parserError !== null) throw toMultipartError(parserError);
+  if (parserError !== null) throw toMultipartError(parserError, request.headers['content-type']);
   if (params === null) throw missingParams();
   let modelWeightParts: string[] | null = null;
   if (tfjsParts !== null) {
@@ -276,11 +276,24 @@ function mixedModelForms(modelFilename: string): CentroidError {
   );
 }
 
+/**
+ * Returns the 415 for a body that is not multipart/form-data, naming the request's
+ * content type (its first 100 characters). Every path that detects such a body uses it.
+ */
+export function notMultipart(contentType: string | undefined): CentroidError {
+  const shown = contentType !== undefined && contentType.length > 100 ? `${contentType.slice(0, 100)}…` : contentType;
+  const got = shown === undefined ? ', got no Content-Type header' : `, got '${shown}'`;
+  return new CentroidError(
+    'UPLOAD_NOT_MULTIPART',
+    `Expected a multipart/form-data body with the parts params and model, and dataset to fine-tune${got}. GET /openapi.json describes the parts.`,
+  );
+}
+
 function paramsTooLarge(maxBytes: number): CentroidError {
   return new CentroidError('UPLOAD_TOO_LARGE', `Part 'params' is larger than the limit of ${maxBytes} bytes.`, { field: 'params' });
 }
 
-function toMultipartError(error: unknown): unknown {
+function toMultipartError(error: unknown, contentType: string | undefined): unknown {
   const code = (error as { code?: unknown }).code;
   if (error instanceof CentroidError) return error;
   if (code === 'FST_INVALID_JSON_FIELD_ERROR') {
@@ -295,8 +308,6 @@ function toMultipartError(error: unknown): unknown {
   if ((error as Error).message === 'Multipart: Boundary not found') {
     return new CentroidError('REQUEST_INVALID', "The Content-Type header has no boundary parameter: send 'multipart/form-data; boundary=...'.");
   }
-  if (code === 'FST_INVALID_MULTIPART_CONTENT_TYPE') {
-    return new CentroidError('UPLOAD_NOT_MULTIPART', 'Expected a multipart/form-data body with the parts params, model and dataset.');
-  }
+  if (code === 'FST_INVALID_MULTIPART_CONTENT_TYPE') return notMultipart(contentType);
   return new CentroidError('REQUEST_INVALID', `Invalid multipart body: ${(error as Error).message}`);
 }

@@ -2,7 +2,7 @@
 // the request id, whatever raised the error.
 import { CentroidError, ParamsError, toProblem, type Problem } from '@centroid/contracts';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { UploadAbortedError } from './job-submission.js';
+import { notMultipart, UploadAbortedError } from './job-submission.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
@@ -21,8 +21,11 @@ const FRAMEWORK_CODES: Record<string, CentroidError['code']> = {
   FST_ERR_MAX_PARAM_LENGTH: 'URI_TOO_LONG',
 };
 
-/** Converts any error into a CentroidError, keeping the message only for client errors. */
-export function toCentroidError(error: unknown): CentroidError {
+/**
+ * Converts any error into a CentroidError, keeping the message only for client errors.
+ * `contentType` is the request's, which a 415 names.
+ */
+export function toCentroidError(error: unknown, contentType?: string): CentroidError {
   if (error instanceof CentroidError) return error;
 
   const framework = error as Partial<FastifyError>;
@@ -32,9 +35,7 @@ export function toCentroidError(error: unknown): CentroidError {
     // Fastify's message repeats the whole URL, which can be very long.
     return new CentroidError(mapped, 'A path segment is longer than 100 characters, the limit. Job ids and artifact names are shorter: check the URL.');
   }
-  if (mapped === 'UPLOAD_NOT_MULTIPART') {
-    return new CentroidError(mapped, `${framework.message ?? 'Unsupported media type'}: expected a multipart/form-data body with the parts params and model (see GET /openapi.json).`);
-  }
+  if (mapped === 'UPLOAD_NOT_MULTIPART') return notMultipart(contentType);
   if (mapped !== undefined) return new CentroidError(mapped, framework.message ?? mapped);
   if (status >= 400 && status < 500) return new CentroidError('REQUEST_INVALID', framework.message ?? 'Invalid request.');
 
@@ -49,7 +50,7 @@ export function handleError(error: unknown, request: FastifyRequest, reply: Fast
     return sendProblem(reply, new CentroidError('REQUEST_INVALID', error.message));
   }
 
-  const centroidError = toCentroidError(error);
+  const centroidError = toCentroidError(error, request.headers['content-type']);
 
   if (centroidError.status >= 500) request.log.error({ err: error, code: centroidError.code }, 'request failed');
   else request.log.info({ code: centroidError.code, detail: centroidError.message }, 'request rejected');

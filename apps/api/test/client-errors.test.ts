@@ -73,7 +73,19 @@ describe('HTTP parser errors', () => {
     assert.equal(response.statusCode, 415);
     const problem = response.json<Problem>();
     assert.equal(problem.code, 'UPLOAD_NOT_MULTIPART');
-    assert.match(problem.detail, /expected a multipart\/form-data body with the parts params and model/);
+    assert.equal(
+      problem.detail,
+      "Expected a multipart/form-data body with the parts params and model, and dataset to fine-tune, got 'application/x-www-form-urlencoded'. GET /openapi.json describes the parts.",
+    );
+  });
+
+  it('shortens a long content type', async () => {
+    const contentType = `text/plain; note=${'a'.repeat(5000)}`;
+    const response = await fixture.app.inject({ method: 'POST', url: '/v1/jobs', payload: 'x', headers: { 'content-type': contentType } });
+    assert.equal(response.statusCode, 415);
+    const problem = response.json<Problem>();
+    assert.ok(problem.detail.includes(`got '${contentType.slice(0, 100)}…'`), problem.detail);
+    assert.ok(problem.detail.length < 300, `${problem.detail.length} characters`);
   });
 
   it('names the part limit', async () => {

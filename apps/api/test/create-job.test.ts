@@ -441,6 +441,10 @@ describe('POST /v1/jobs', () => {
   it('rejects a body that is not multipart', async () => {
     const response = await fixture.app.inject({ method: 'POST', url: '/v1/jobs', payload: { number_of_clusters: 8 } });
     await assertProblem(response, 415, 'UPLOAD_NOT_MULTIPART');
+    assert.equal(
+      response.json<Problem>().detail,
+      "Expected a multipart/form-data body with the parts params and model, and dataset to fine-tune, got 'application/json'. GET /openapi.json describes the parts.",
+    );
   });
 
   it('builds URLs on the public URL', async () => {

@@ -6,7 +6,7 @@ import { createJobId, buildQueuedJob, jobPath } from '@centroid/jobs';
 import type { FastifyInstance } from 'fastify';
 import type { RouteDependencies } from '../dependencies.js';
 import { baseUrlOf, presentJob } from '../job-presenter.js';
-import { readJobSubmission, type JobSubmission } from '../job-submission.js';
+import { notMultipart, readJobSubmission, type JobSubmission } from '../job-submission.js';
 import { jobNotFound } from './read-jobs.js';
 import { CentroidError } from '@centroid/contracts';
 
@@ -15,7 +15,7 @@ export function registerCreateJobRoute(app: FastifyInstance, dependencies: Route
 
   app.post('/v1/jobs', async (request, reply) => {
     if (!request.isMultipart()) {
-      throw new CentroidError('UPLOAD_NOT_MULTIPART', 'Expected a multipart/form-data body with the parts params, model and dataset.');
+      throw notMultipart(request.headers['content-type']);
     }
 
     const idempotencyKey = readIdempotencyKey(request.headers['idempotency-key']);
