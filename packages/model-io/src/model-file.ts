@@ -84,10 +84,12 @@ async function detectArchiveFormat(path: string, filename: string): Promise<Mode
     return 'tfjs';
   }
   const listed = names.slice(0, 10).map((name) => `"${name}"`).join(', ') || 'no members';
+  const npz = names.length > 0 && names.every((name) => name.endsWith('.npy'));
+  const dataset = npz ? ' It holds only .npy arrays, so it looks like an NPZ dataset: send it as the dataset (the part dataset, or --data in the CLI).' : '';
   throw new CentroidError(
     'MODEL_FORMAT_UNSUPPORTED',
     `${filename} is a zip archive but neither a Keras 3 .keras archive (config.json and model.weights.h5) nor a zipped ` +
-      `TF.js model (model.json); it contains ${listed}. ${SUPPORTED_FORMATS_HINT}`,
+      `TF.js model (model.json); it contains ${listed}.${dataset} ${SUPPORTED_FORMATS_HINT}`,
     { file: filename },
   );
 }

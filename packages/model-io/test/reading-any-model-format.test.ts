@@ -35,6 +35,10 @@ describe('detecting the model format', () => {
     await assertRejects(detectModelFormat(fixture('arrays-stored.npz'), 'data.npz'), 'MODEL_FORMAT_UNSUPPORTED', /data\.npz is a zip archive but neither.*"uint8\.npy"/);
   });
 
+  test('NPZ given as a model', async () => {
+    await assertRejects(detectModelFormat(fixture('arrays-stored.npz'), 'data.npz'), 'MODEL_FORMAT_UNSUPPORTED', /looks like an NPZ dataset: send it as the dataset/);
+  });
+
   test('text file', async (t) => {
     const path = join(await temporaryFolder(t), 'notes.txt');
     await writeFile(path, 'not a model\n');
