@@ -1,7 +1,7 @@
 // The check an uploaded NPZ dataset passes before its job is queued: a readable archive that
 // contains every array the parameters name, with matching sample counts. Shapes against the
 // model are checked by the worker, which builds the model.
-import { CentroidError, type JobParams } from '@centroid/contracts';
+import { CentroidError, labelCountMismatch, type JobParams } from '@centroid/contracts';
 import { readNpzArrayNames } from '@centroid/model-io';
 
 /** Raises a DATASET_* error naming the array or file when the dataset cannot serve the job. */
@@ -39,11 +39,11 @@ export const inspectUploadedDataset: DatasetInspector = async (path, filename, p
     const xSamples = shapes.get(params.dataset[xKey])?.[0];
     const ySamples = shapes.get(params.dataset[yKey])?.[0];
     if (xSamples !== ySamples) {
-      throw new CentroidError(
-        'DATASET_SHAPE_MISMATCH',
-        `Dataset ${filename} has ${xSamples ?? 'no'} samples in '${params.dataset[xKey]}' but ${ySamples ?? 'no'} labels in '${params.dataset[yKey]}'; expected one label per sample.`,
-        { field: `dataset.${yKey}`, file: filename },
-      );
+      throw labelCountMismatch({
+        file: filename,
+        inputs: { name: params.dataset[xKey], samples: xSamples ?? null },
+        labels: { name: params.dataset[yKey], field: `dataset.${yKey}`, samples: ySamples ?? null },
+      });
     }
   }
 };

@@ -66,3 +66,22 @@ export class CentroidError extends Error {
 export function isCentroidError(error: unknown): error is CentroidError {
   return error instanceof CentroidError;
 }
+
+/** The arrays of one split of a dataset, for messages about both. */
+export interface SplitArrays {
+  /** The dataset file, as the user named it. */
+  file: string;
+  /** The inputs array's name and its number of samples, or null when it has no shape. */
+  inputs: { name: string; samples: number | null };
+  /** The labels array's name, its parameter (`dataset.y_train`) and its number of labels. */
+  labels: { name: string; field: string; samples: number | null };
+}
+
+/** Returns the DATASET_SHAPE_MISMATCH for a labels array whose count differs from its inputs'. */
+export function labelCountMismatch({ file, inputs, labels }: SplitArrays): CentroidError {
+  return new CentroidError(
+    'DATASET_SHAPE_MISMATCH',
+    `Dataset ${file} has ${inputs.samples ?? 'no'} samples in '${inputs.name}' but ${labels.samples ?? 'no'} labels in '${labels.name}'; expected one label per sample.`,
+    { field: labels.field, file },
+  );
+}

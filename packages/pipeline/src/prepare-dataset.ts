@@ -2,7 +2,7 @@
 // checks names and shapes against the model, scales inputs, and converts labels to the form
 // the model's loss needs (class indices or one-hot).
 import * as tf from '@tensorflow/tfjs';
-import { CentroidError, type DatasetParams, type Warning } from '@centroid/contracts';
+import { CentroidError, labelCountMismatch, type DatasetParams, type Warning } from '@centroid/contracts';
 
 /** One array read from an NPZ file. */
 export interface DatasetArray {
@@ -147,10 +147,6 @@ function labelsFor(
       { file, field },
     );
 
-  if (shape[0] !== samples) {
-    throw mismatch(`${samples} labels, one per input sample`);
-  }
-
   const isIndexVector = shape.length === 1 || (shape.length === 2 && shape[1] === 1 && classes > 1);
   const isOneHot = shape.length === 2 && shape[1] === classes && classes > 1;
 
@@ -236,6 +232,13 @@ function buildSplit(
   const samples = limit === null ? available : Math.min(limit, available);
   const sampleSize = shape.slice(1).reduce((a, b) => a * b, 1);
 
+  if (y.shape[0] !== available) {
+    throw labelCountMismatch({
+      file,
+      inputs: { name: x.name, samples: available },
+      labels: { name: y.name, field: `dataset.${yKey}`, samples: y.shape[0] ?? null },
+    });
+  }
   const labels = labelsFor(y, `dataset.${yKey}`, available, requirements, file);
   const xFull = toFloat32({ ...x, data: sliceLike(x.data, samples * sampleSize) }, params.input_scale, `dataset.${xKey}`, file);
   const yTensor = samples === available ? labels : tf.tidy(() => labels.slice(0, samples));

@@ -315,7 +315,7 @@ describe('prepareDataset', () => {
     });
 
     it('rejects a wrong label count', async () => {
-      await assertRejects({ x_test: FEATURES, y_test: { code: 'i8', shape: [2], values: [0, 1] } }, 'index', 'DATASET_SHAPE_MISMATCH', 'dataset.y_test', /^Array 'y_test' in data\.npz has shape \(2,\); expected 3 labels, one per input sample for a model whose output is \(n, 3\)\.$/);
+      await assertRejects({ x_test: FEATURES, y_test: { code: 'i8', shape: [2], values: [0, 1] } }, 'index', 'DATASET_SHAPE_MISMATCH', 'dataset.y_test', /^Dataset data\.npz has 3 samples in 'x_test' but 2 labels in 'y_test'; expected one label per sample\.$/);
     });
 
     it('rejects one-hot width unlike the classes', async () => {
