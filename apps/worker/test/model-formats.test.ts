@@ -3,60 +3,16 @@
 // downloads, checking the names and content types of the returned models.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { crc32 } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import type { CentroidClient } from '@centroid/client';
 import { MetricsSchema, type Job } from '@centroid/contracts';
 import { fixturePath } from '@centroid/examples';
+import { packTfjsModel } from '@centroid/model-io';
 import { startService, type ServiceFixture } from './service-fixture.js';
 
 const JOB_TIMEOUT_MS = 120_000;
 const CLUSTERS = 4;
-
-/**
- * Writes a zip of `files` (name to bytes), stored without compression: local headers, then
- * the central directory and its end record. The worker does not depend on model-io, whose
- * zip writer the other tests use, so the test writes the few fields itself.
- */
-async function writeStoredZip(zipPath: string, files: Map<string, Buffer>): Promise<void> {
-  const local: Buffer[] = [];
-  const central: Buffer[] = [];
-  let offset = 0;
-  for (const [name, bytes] of files) {
-    const nameBytes = Buffer.from(name, 'utf8');
-    const header = Buffer.alloc(30);
-    header.writeUInt32LE(0x04034b50, 0);
-    header.writeUInt16LE(20, 4);
-    header.writeUInt32LE(crc32(bytes), 14);
-    header.writeUInt32LE(bytes.length, 18);
-    header.writeUInt32LE(bytes.length, 22);
-    header.writeUInt16LE(nameBytes.length, 26);
-
-    const entry = Buffer.alloc(46);
-    entry.writeUInt32LE(0x02014b50, 0);
-    entry.writeUInt16LE(20, 4);
-    entry.writeUInt16LE(20, 6);
-    entry.writeUInt32LE(crc32(bytes), 16);
-    entry.writeUInt32LE(bytes.length, 20);
-    entry.writeUInt32LE(bytes.length, 24);
-    entry.writeUInt16LE(nameBytes.length, 28);
-    entry.writeUInt32LE(offset, 42);
-
-    local.push(header, nameBytes, bytes);
-    central.push(entry, nameBytes);
-    offset += header.length + nameBytes.length + bytes.length;
-  }
-  const centralBytes = Buffer.concat(central);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(files.size, 8);
-  end.writeUInt16LE(files.size, 10);
-  end.writeUInt32LE(centralBytes.length, 12);
-  end.writeUInt32LE(offset, 16);
-  await writeFile(zipPath, Buffer.concat([...local, centralBytes, end]));
-}
 
 describe('service with .keras and TF.js models', () => {
   let service: ServiceFixture;
@@ -113,11 +69,8 @@ describe('service with .keras and TF.js models', () => {
   });
 
   it('returns a TF.js zip as model.tfjs.zip', async () => {
-    const folder = fixturePath('formats/keras3/batch-norm.tfjs');
-    const files = new Map<string, Buffer>();
-    for (const name of await readdir(folder)) files.set(name, await readFile(path.join(folder, name)));
     const zipPath = path.join(filesDir, 'batch-norm.tfjs.zip');
-    await writeStoredZip(zipPath, files);
+    await packTfjsModel(fixturePath('formats/keras3/batch-norm.tfjs'), zipPath);
 
     const job = await runJob(zipPath);
 
