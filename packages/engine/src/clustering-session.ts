@@ -9,6 +9,7 @@ import { clusteredWeight } from './clustered-weight.js';
 import { groupedClusteredWeight } from './grouped-clustered-weight.js';
 import { assignRows, describeView, fromView, initialiseRows, outputChannelAxis, toView, type GroupedView } from './grouped-layout.js';
 import { initialiseCentroids } from './initialise-centroids.js';
+import { InsufficientMemoryError } from './kmeans-1d-optimal.js';
 import { sumOfSquaredDifferences } from './squared-error.js';
 
 /** One weight tensor to cluster: `layer.weights[weightIndex]`. */
@@ -102,7 +103,7 @@ export class ClusteringSession {
     try {
       for (const target of targets) {
         const variable = resolveTargetVariable(target, modelWeightIds, entries);
-        entries.push(startEntry(target, variable, trainableIds.has(variable.id), { ...options, ...definedOptions(target.options) }));
+        entries.push(startEntryOfLayer(target, variable, trainableIds.has(variable.id), { ...options, ...definedOptions(target.options) }));
       }
     } catch (error) {
       for (const entry of entries) endEntry(entry, null);
@@ -274,6 +275,16 @@ function resolveTargetVariable(target: ClusterTarget, modelWeightIds: Set<number
 /** Drops the fields set to undefined, so that they do not hide the session's options when spread. */
 function definedOptions(options: TargetOptions | undefined): TargetOptions {
   return Object.fromEntries(Object.entries(options ?? {}).filter(([, value]) => value !== undefined)) as TargetOptions;
+}
+
+/** Starts an entry, and turns a refusal of the initialisation for lack of memory into an error naming the layer and weight. */
+function startEntryOfLayer(target: ClusterTarget, variable: tf.LayerVariable, trainable: boolean, options: ClusteringOptions): ClusteredEntry {
+  try {
+    return startEntry(target, variable, trainable, options);
+  } catch (error) {
+    if (!(error instanceof InsufficientMemoryError)) throw error;
+    throw new CentroidError('LAYER_NOT_CLUSTERABLE', `weight ${variable.name}: ${error.message}`, { layer: target.layer.name }, { cause: error });
+  }
 }
 
 function startEntry(target: ClusterTarget, variable: tf.LayerVariable, trainable: boolean, options: ClusteringOptions): ClusteredEntry {

@@ -20,6 +20,32 @@ const DEFAULT_MAX_THREADS = 4;
  */
 const WORKER_BYTES_PER_VALUE = 48;
 
+/** Bytes per distinct value on the calling thread: prefix sums (16), three cost rows (24) and SMAWK buffers (32). */
+const SERIAL_BYTES_PER_VALUE = 72;
+
+/**
+ * Raised when the programme would need more memory than is free, before it allocates it,
+ * so that a job fails with a message instead of the process running out of memory.
+ */
+export class InsufficientMemoryError extends RangeError {
+  constructor(
+    readonly neededBytes: number,
+    readonly freeBytes: number,
+    distinctValues: number,
+  ) {
+    super(
+      `kmeans_1d_optimal needs about ${gibibytes(neededBytes)} GiB for the ${distinctValues} distinct values of this tensor, ` +
+        `but ${gibibytes(freeBytes)} GiB are free. Use cluster_centroids_init 'kmeans' for it (a layers rule can set it per layer), ` +
+        'or run on a machine with more memory.',
+    );
+    this.name = 'InsufficientMemoryError';
+  }
+}
+
+function gibibytes(bytes: number): string {
+  return (bytes / 2 ** 30).toFixed(1);
+}
+
 /** Thread options of `optimalKmeans1dCentroids`. */
 export interface OptimalKmeansOptions {
   /**
@@ -31,6 +57,8 @@ export interface OptimalKmeansOptions {
   minParallelWork?: number;
   /** The most N × distinct values of a segment that one worker solves whole. */
   wholeSegmentWork?: number;
+  /** Bytes the programme may allocate; defaults to the free memory. */
+  freeBytes?: number;
 }
 
 /**
@@ -52,7 +80,8 @@ export interface OptimalKmeansOptions {
  * machine (bench/results/engine.md), so large N on tens of millions of weights takes hours.
  */
 export function optimalKmeans1dCentroids(values: Float32Array, count: number, options: OptimalKmeansOptions = {}): Float32Array {
-  const forward = RunSumsOfValues.fromValues(values);
+  const freeBytes = options.freeBytes ?? freemem();
+  const forward = RunSumsOfValues.fromValues(values, freeBytes, count);
   const m = forward.size;
   const centroids = new Float32Array(count);
   if (m <= count) {
@@ -61,7 +90,7 @@ export function optimalKmeans1dCentroids(values: Float32Array, count: number, op
     return centroids;
   }
 
-  const threads = planThreads(m, count, options);
+  const threads = planThreads(m, count, { ...options, freeBytes });
   const starts = [0];
   if (threads > 1) {
     starts.push(...splitOptimallyInParallel(forward, count, threads, options.wholeSegmentWork));
@@ -101,7 +130,7 @@ class RunSumsOfValues implements RunSums {
    * separate arrays of distinct values and counts are kept. -0 and +0 compare equal, so
    * they form one distinct value.
    */
-  static fromValues(values: Float32Array): RunSumsOfValues {
+  static fromValues(values: Float32Array, freeBytes: number, clusters: number): RunSumsOfValues {
     const sorted = Float32Array.from(values).sort();
     let size = 0;
     let total = 0;
@@ -109,6 +138,9 @@ class RunSumsOfValues implements RunSums {
       if (i === 0 || sorted[i] !== sorted[i - 1]) size++;
       total += sorted[i] as number;
     }
+    // With no more distinct values than clusters, only the prefix sums are allocated.
+    const needed = (size <= clusters ? 16 : SERIAL_BYTES_PER_VALUE) * (size + 1);
+    if (needed > freeBytes) throw new InsufficientMemoryError(needed, freeBytes, size);
 
     const runs = new RunSumsOfValues(size, total / sorted.length);
     let index = 0;
@@ -145,7 +177,7 @@ class RunSumsOfValues implements RunSums {
 export function planThreads(m: number, count: number, options: OptimalKmeansOptions = {}): number {
   const requested = options.threads ?? defaultThreads();
   if (count * m < (options.minParallelWork ?? PARALLEL_MIN_WORK)) return 1;
-  return threadsWithinMemory(requested, m);
+  return threadsWithinMemory(requested, m, options.freeBytes ?? freemem());
 }
 
 /**
@@ -153,8 +185,8 @@ export function planThreads(m: number, count: number, options: OptimalKmeansOpti
  * half the free memory, at least 1. One thread runs on the calling thread, whose buffers
  * are smaller, so a tensor too large for two workers runs there.
  */
-function threadsWithinMemory(requested: number, m: number): number {
-  const fitting = Math.floor(freemem() / 2 / (WORKER_BYTES_PER_VALUE * m));
+function threadsWithinMemory(requested: number, m: number, freeBytes: number): number {
+  const fitting = Math.floor(freeBytes / 2 / (WORKER_BYTES_PER_VALUE * m));
   return Math.max(1, Math.min(requested, fitting));
 }
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { CentroidInitialisation } from '@centroid/contracts';
 import { initialiseCentroids } from '../src/initialise-centroids.js';
-import { optimalKmeans1dCentroids } from '../src/kmeans-1d-optimal.js';
+import { InsufficientMemoryError, optimalKmeans1dCentroids } from '../src/kmeans-1d-optimal.js';
 import { MAX_LLOYD_ITERATIONS } from '../src/kmeans-lloyd.js';
 import { createRandom, type RandomStream } from '../src/random.js';
 import { sumOfSquaredErrors } from '../src/squared-error.js';
@@ -251,6 +251,18 @@ describe('new initialisations on degenerate input', () => {
       const parallel = optimalKmeans1dCentroids(values, clusters, { threads: 3, minParallelWork: 0, wholeSegmentWork: 0 });
       assert.deepEqual([...parallel], [...serial], `${count} values in ${clusters} clusters`);
     }
+  });
+
+  it('rejects a tensor too large for the free memory', () => {
+    const values = normalValues(1000, createRandom(28));
+    assert.throws(
+      () => optimalKmeans1dCentroids(values, 4, { freeBytes: 50_000 }),
+      (error: unknown) =>
+        error instanceof InsufficientMemoryError &&
+        /^kmeans_1d_optimal needs about 0\.0 GiB for the 1000 distinct values of this tensor, but 0\.0 GiB are free\. Use cluster_centroids_init 'kmeans'/.test(error.message) &&
+        error.neededBytes === 72 * 1001,
+    );
+    assert.equal(optimalKmeans1dCentroids(values, 4, { freeBytes: 72 * 1001 }).length, 4);
   });
 
   it('rejects an invalid CENTROID_KMEANS_THREADS', (t) => {
