@@ -76,8 +76,8 @@ export interface OptimalKmeansOptions {
  * 32: the prefix sums and the two rows it shares with them.
  *
  * NOTE: the N·m term dominates for large tensors, and threads divide it at best by their
- * number. N = 256 on one million weights took 405 s on one thread of a loaded 2-core
- * machine (bench/results/engine.md), so large N on tens of millions of weights takes hours.
+ * number. On 2 threads of a 2-core machine, N = 256 took 322 s on 10M normal weights
+ * (bench/results/engine.md), so large N on 100M weights takes tens of minutes.
  */
 export function optimalKmeans1dCentroids(values: Float32Array, count: number, options: OptimalKmeansOptions = {}): Float32Array {
   const freeBytes = options.freeBytes ?? freemem();
