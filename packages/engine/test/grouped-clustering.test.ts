@@ -227,6 +227,37 @@ describe('cluster_per_channel', () => {
     model.dispose();
   });
 
+  it('limits each channel of every convolution', () => {
+    const seeded = { kernelInitializer: tf.initializers.glorotUniform({ seed: 4 }) };
+    // Each layer has 3 output channels, and kernels are stored as spatial × in × out,
+    // or spatial × out × in for the transposed ones.
+    const cases: { name: string; layer: tf.layers.Layer; axis: number }[] = [
+      { name: 'Conv1D', layer: tf.layers.conv1d({ inputShape: [6, 2], filters: 3, kernelSize: 3, ...seeded }), axis: 2 },
+      { name: 'Conv2D', layer: tf.layers.conv2d({ inputShape: [5, 5, 2], filters: 3, kernelSize: 3, ...seeded }), axis: 3 },
+      { name: 'Conv3D', layer: tf.layers.conv3d({ inputShape: [4, 4, 4, 2], filters: 3, kernelSize: 2, ...seeded }), axis: 4 },
+      { name: 'Conv2DTranspose', layer: tf.layers.conv2dTranspose({ inputShape: [4, 4, 2], filters: 3, kernelSize: 3, ...seeded }), axis: 2 },
+      { name: 'Conv3DTranspose', layer: tf.layers.conv3dTranspose({ inputShape: [3, 3, 3, 2], filters: 3, kernelSize: 2, ...seeded }), axis: 3 },
+    ];
+    for (const { name, layer, axis } of cases) {
+      const model = tf.sequential({ layers: [layer] });
+      assert.deepEqual(outputChannelAxis(layer, 0), { axis, reason: null }, name);
+      const target: ClusterTarget = { layer, weightIndex: 0, numberOfClusters: 2 };
+      const session = ClusteringSession.start(model, [target], { method: 'kmeans', seed: 0, clusterPerChannel: true });
+      stripClustering(session);
+
+      const shape = layer.weights[0]!.shape as number[];
+      const kernel = kernelOf(layer);
+      const stride = shape.slice(axis + 1).reduce((product, dimension) => product * dimension, 1);
+      for (let channel = 0; channel < 3; channel++) {
+        const members = kernel.filter((_, i) => Math.floor(i / stride) % 3 === channel);
+        assert.equal(members.length, kernel.length / 3, `${name} channel ${channel}`);
+        assert.ok(new Set(members).size <= 2, `${name} channel ${channel} has ${new Set(members).size} values`);
+      }
+      assert.ok(new Set(kernel).size > 2, `${name} kernel has only ${new Set(kernel).size} values`);
+      model.dispose();
+    }
+  });
+
   it('keeps no tensors after strip', async () => {
     const model = convClassifier();
     const data = classificationData(16, [6, 6, 1], 2, 11);
