@@ -87,6 +87,57 @@ describe('runPipeline', () => {
     });
   });
 
+  it('reports errors, entropy and ideal sizes per tensor', async () => {
+    await withTempDir(async (dir) => {
+      const clusters = 3;
+      const result = await runPipeline(
+        pipelineInput(tinyCnn, tinyData, dir, {
+          number_of_clusters: clusters,
+          cluster_centroids_init: 'kmeans',
+          fine_tune: { epochs: 1, batch_size: 8, learning_rate: 1e-2 },
+        }),
+      );
+      const original = await readKerasH5(tinyCnn);
+      const written = await readKerasH5(path.join(dir, 'model.h5'));
+
+      let idealTotal = 0;
+      for (const [index, before] of original.weights.entries()) {
+        const after = written.weights[index]!.values;
+        const report = result.metrics.layers.find((layer) => layer.layer === before.layer && layer.weight === before.name.replace(/:0$/, ''))!;
+        const name = before.datasetPath;
+        idealTotal += report.ideal_bytes as number;
+        let squaredError = 0;
+        for (let i = 0; i < after.length; i++) squaredError += ((after[i] as number) - (before.values[i] as number)) ** 2;
+        assert.ok(Math.abs((report.sse_final as number) - squaredError) <= 1e-9 * Math.max(1, squaredError), `${name} sse_final`);
+        if (!report.clustered) {
+          assert.equal(report.sse_initial, null, name);
+          assert.equal(report.entropy_bits, null, name);
+          assert.equal(report.ideal_bytes, 4 * after.length, name);
+          continue;
+        }
+        const counts = new Map<number, number>();
+        for (const value of after) counts.set(value, (counts.get(value) ?? 0) + 1);
+        let entropy = 0;
+        for (const count of counts.values()) entropy -= (count / after.length) * Math.log2(count / after.length);
+        assert.ok(Math.abs((report.entropy_bits as number) - entropy) < 1e-9, `${name} entropy ${report.entropy_bits} against ${entropy}`);
+        assert.equal(report.ideal_bytes, Math.ceil((after.length * (report.entropy_bits as number)) / 8) + 4 * clusters, `${name} ideal size`);
+        assert.ok((report.sse_initial as number) > 0, `${name} sse_initial`);
+      }
+      assert.equal(result.metrics.size.ideal_bytes, idealTotal);
+    });
+  });
+
+  it('reports the initial error as final without fine-tuning', async () => {
+    await withTempDir(async (dir) => {
+      const result = await runPipeline(pipelineInput(tinyCnn, null, dir, { number_of_clusters: 3, cluster_centroids_init: 'kmeans_1d_optimal' }));
+      const clustered = result.metrics.layers.filter((layer) => layer.clustered);
+      assert.equal(clustered.length, 2);
+      for (const layer of clustered) {
+        assert.ok(Math.abs((layer.sse_final as number) - (layer.sse_initial as number)) <= 1e-9 * (layer.sse_initial as number), `${layer.layer}/${layer.weight}`);
+      }
+    });
+  });
+
   it('skips fine-tuning without a dataset', async () => {
     await withTempDir(async (dir) => {
       const reported: Progress[] = [];
