@@ -73,8 +73,9 @@ export function splitOptimally(run: RunSums, scratch: SmawkScratch, from: number
   // leftCosts[p]: the first p values of the range in leftClusters runs.
   // rightCosts[p]: the last p values of the range in rightClusters runs.
   // Both are free again once the cut is known, so the halves reuse them.
-  const leftCosts = prefixCosts(run, false, scratch, from, length, leftClusters, scratch.leftRow.subarray(0, length + 1));
-  const rightCosts = prefixCosts(run, true, scratch, run.size - to, length, rightClusters, scratch.rightRow.subarray(0, length + 1));
+  const [leftRow, rightRow] = scratch.splitRows(length);
+  const leftCosts = prefixCosts(run, false, scratch, from, length, leftClusters, leftRow.subarray(0, length + 1));
+  const rightCosts = prefixCosts(run, true, scratch, run.size - to, length, rightClusters, rightRow.subarray(0, length + 1));
   const cut = bestCut(leftCosts, rightCosts, length, leftClusters, rightClusters);
 
   splitOptimally(run, scratch, from, from + cut, leftClusters, starts);
@@ -244,7 +245,8 @@ export function smawk(
  * all SMAWK recursion levels with their cached entries, taken and returned last in,
  * first out, each row's best column, and cost rows. The stacks of one call chain add up
  * to at most 2·(length + 1) columns plus the first column list. That is 40 bytes per
- * distinct value, and splitOptimally's two rows add 16 more when it first asks for them.
+ * distinct value. splitOptimally's two rows add 16 bytes per value of the largest range
+ * it has split with this scratch, so a scratch that only fills cost rows has none.
  */
 export class SmawkScratch {
   readonly argmin: Int32Array;
@@ -252,7 +254,9 @@ export class SmawkScratch {
   readonly spareRow: Float64Array;
   private readonly buffer: Int32Array;
   private readonly values: Float64Array;
-  private splitRows: Float64Array[] = [];
+  /** splitOptimally's left and right cost rows, empty until it first splits a range. */
+  private leftSplitRow = new Float64Array(0);
+  private rightSplitRow = new Float64Array(0);
   private used = 0;
   private valuesUsed = 0;
 
@@ -263,21 +267,18 @@ export class SmawkScratch {
     this.values = new Float64Array(2 * (length + 1));
   }
 
-  /** The row of splitOptimally's left costs. */
-  get leftRow(): Float64Array {
-    return this.rowsForSplitting()[0] as Float64Array;
-  }
-
-  /** The row of splitOptimally's right costs. */
-  get rightRow(): Float64Array {
-    return this.rowsForSplitting()[1] as Float64Array;
-  }
-
-  private rowsForSplitting(): Float64Array[] {
-    if (this.splitRows.length === 0) {
-      this.splitRows = [new Float64Array(this.length + 1), new Float64Array(this.length + 1)];
+  /**
+   * Returns splitOptimally's left and right cost rows with at least `length + 1` entries
+   * each, replacing them when they are shorter. They are sized by the range to split, not
+   * by the scratch, because a worker splits small ranges with a scratch that it first
+   * sized for a cost row over every distinct value.
+   */
+  splitRows(length: number): [Float64Array, Float64Array] {
+    if (this.leftSplitRow.length < length + 1) {
+      this.leftSplitRow = new Float64Array(length + 1);
+      this.rightSplitRow = new Float64Array(length + 1);
     }
-    return this.splitRows;
+    return [this.leftSplitRow, this.rightSplitRow];
   }
 
   /** Returns a view of `size` cached entries, released like the column stacks. */
