@@ -11,6 +11,12 @@
 // and the SMAWK algorithm finds every p's best q of a layer in O(m) evaluations instead
 // of O(m²).
 //
+// NOTE: the optimum is the same in exact arithmetic only. A prefix's cost is close to
+// minus its squared distance from the overall mean, so a few far outliers hide the small
+// differences between clusterings in rounding. With 3 of 5,000 normal values moved to
+// 1e7, N = 32 came out 0.13 % above the clustering found with a prefix sum of squares;
+// with them at 1e5 and N = 256 on 50,000 values, 6e-7 above.
+//
 // A table of every layer's best q would need N·m integers (4 GB for N = 256 and four
 // million distinct values). Instead the clusters are recovered the way Hirschberg's
 // algorithm recovers an alignment. Split the clusters in two halves, and run the programme
