@@ -60,11 +60,11 @@ const BYTES_PER_WEIGHT: Record<CentroidInitialisation, number> = {
   // A sorted copy with a prefix sum every 64 values, and the assignment.
   kmeans_plus_plus: 13,
   kmeans: 13,
-  // A sorted copy while two float64 prefix sums are built, then those sums, three float64
-  // cost rows and the SMAWK buffers (four int32, one float64 row and two float64), with
-  // every value distinct in the worst case, on one thread. Worker threads add 48 bytes
-  // each, and planThreads only starts them where that fits in half the free memory.
-  kmeans_1d_optimal: 76,
+  // A sorted copy while three float64 prefix sums are built, then those sums, three
+  // float64 cost rows and the SMAWK buffers (four int32 and two float64), with every value
+  // distinct in the worst case, on one thread. Worker threads add 48 bytes each, and
+  // planThreads only starts them where that fits in half the free memory.
+  kmeans_1d_optimal: 84,
 };
 
 interface CaseSpec {

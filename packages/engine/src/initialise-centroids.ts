@@ -33,7 +33,7 @@ import { createRandom } from './random.js';
  *
  * Works in O(n log n) time. The memory is at most a sorted copy of the values: 4 bytes
  * per value, 4.3 for `kmeans_plus_plus` and `kmeans`. `kmeans_1d_optimal` instead takes
- * O(n log n + N·m) time for m distinct values, and 72 bytes per distinct value on one
+ * O(n log n + N·m) time for m distinct values, and 80 bytes per distinct value on one
  * thread (kmeans-1d-optimal.ts gives the figures for threads). Raises RangeError when
  * `values` is empty or contains NaN or ±Infinity.
  */

@@ -20,8 +20,8 @@ const DEFAULT_MAX_THREADS = 4;
  */
 const WORKER_BYTES_PER_VALUE = 48;
 
-/** Bytes per distinct value on the calling thread: prefix sums (16), three cost rows (24) and SMAWK buffers (32). */
-const SERIAL_BYTES_PER_VALUE = 72;
+/** Bytes per distinct value on the calling thread: prefix sums (24), three cost rows (24) and SMAWK buffers (32). */
+const SERIAL_BYTES_PER_VALUE = 80;
 
 /**
  * Raised when the programme would need more memory than is free, before it allocates it,
@@ -71,9 +71,9 @@ export interface OptimalKmeansOptions {
  * assignment. Runs in O(n log n + N·m) time, split over worker threads when N·m is
  * large and their buffers fit (see threadsWithinMemory). Needs a sorted copy of the
  * values (4 bytes per value) while the prefix sums are built. On one thread it then needs
- * 72 bytes per distinct value: 16 of prefix sums, 24 of cost rows and 32 of SMAWK
+ * 80 bytes per distinct value: 24 of prefix sums, 24 of cost rows and 32 of SMAWK
  * buffers. Worker threads need 48 bytes per distinct value each, and the calling thread
- * 32: the prefix sums and the two rows it shares with them.
+ * 40: the prefix sums and the two rows it shares with them.
  *
  * NOTE: the N·m term dominates for large tensors, and threads divide it at best by their
  * number. On 2 threads of a 2-core machine, N = 256 took 322 s on 10M normal weights
@@ -106,23 +106,23 @@ export function optimalKmeans1dCentroids(values: Float32Array, count: number, op
 }
 
 /**
- * Weighted prefix sums over distinct values: counts and Σ c·(v − mean), which give the
- * score and the mean of any run in O(1). Subtracting the overall mean keeps the sums
- * small, which limits cancellation. The two sums of index i are stored next to each
- * other, at 2i and 2i + 1, so one run score reads two cache lines instead of four when
- * the arrays outgrow the caches.
+ * Weighted prefix sums over distinct values: counts, and Σ c·(v − mean) and
+ * Σ c·(v − mean)², which give the squared error of any run about its own mean in O(1).
+ * Subtracting the overall mean keeps the sums small, which limits cancellation. The
+ * three sums of index i are stored next to each other, at 3i, 3i + 1 and 3i + 2, so one
+ * run error reads two cache lines instead of six when the arrays outgrow the caches.
  */
 class RunSumsOfValues implements RunSums {
   readonly size: number;
   private readonly centre: number;
-  /** Count and sum of the distinct values [0, i), at 2i and 2i + 1. Read directly by LayerMatrix. */
+  /** Count, sum and sum of squares of the distinct values [0, i), at 3i, 3i + 1 and 3i + 2. Read directly by LayerMatrix. */
   readonly sums: Float64Array;
 
   private constructor(size: number, centre: number) {
     this.size = size;
     this.centre = centre;
     // Shared, so that worker threads read the sums without a copy.
-    this.sums = new Float64Array(new SharedArrayBuffer(8 * 2 * (size + 1)));
+    this.sums = new Float64Array(new SharedArrayBuffer(8 * 3 * (size + 1)));
   }
 
   /**
@@ -139,7 +139,7 @@ class RunSumsOfValues implements RunSums {
       total += sorted[i] as number;
     }
     // With no more distinct values than clusters, only the prefix sums are allocated.
-    const needed = (size <= clusters ? 16 : SERIAL_BYTES_PER_VALUE) * (size + 1);
+    const needed = (size <= clusters ? 24 : SERIAL_BYTES_PER_VALUE) * (size + 1);
     if (needed > freeBytes) throw new InsufficientMemoryError(needed, freeBytes, size);
 
     const runs = new RunSumsOfValues(size, total / sorted.length);
@@ -152,10 +152,12 @@ class RunSumsOfValues implements RunSums {
         count++;
         i++;
       }
+      const centred = value - runs.centre;
       const { sums } = runs;
-      const base = 2 * index;
-      sums[base + 2] = (sums[base] as number) + count;
-      sums[base + 3] = (sums[base + 1] as number) + count * (value - runs.centre);
+      const base = 3 * index;
+      sums[base + 3] = (sums[base] as number) + count;
+      sums[base + 4] = (sums[base + 1] as number) + count * centred;
+      sums[base + 5] = (sums[base + 2] as number) + count * centred * centred;
       index++;
     }
     return runs;
@@ -164,8 +166,8 @@ class RunSumsOfValues implements RunSums {
   /** Returns the float32 nearest to the weighted mean of the distinct values [from, to), which must not be empty. */
   mean(from: number, to: number): number {
     const { sums } = this;
-    const weight = (sums[2 * to] as number) - (sums[2 * from] as number);
-    const sum = (sums[2 * to + 1] as number) - (sums[2 * from + 1] as number);
+    const weight = (sums[3 * to] as number) - (sums[3 * from] as number);
+    const sum = (sums[3 * to + 1] as number) - (sums[3 * from + 1] as number);
     return Math.fround(this.centre + sum / weight);
   }
 }

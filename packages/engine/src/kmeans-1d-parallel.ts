@@ -7,7 +7,7 @@
 // loader: a worker started with the loader does not come up while the calling thread blocks.
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 
-import { bestCut, LayerMatrix, prefixCosts, runScore, smawk, SmawkScratch, splitOptimally, type RunSums } from './kmeans-1d-programme.js';
+import { bestCut, LayerMatrix, prefixCosts, runError, smawk, SmawkScratch, splitOptimally, type RunSums } from './kmeans-1d-programme.js';
 
 /**
  * Segments with at most this many cluster-values (clusters × distinct values) are solved
@@ -40,7 +40,7 @@ type Reply = { id: number; starts?: number[]; error?: string };
  * function names, so the source defines it as a no-op.
  */
 function workerSource(): string {
-  const programme = [runScore, splitOptimally, bestCut, prefixCosts, LayerMatrix, smawk, SmawkScratch].map((part) => part.toString());
+  const programme = [runError, splitOptimally, bestCut, prefixCosts, LayerMatrix, smawk, SmawkScratch].map((part) => part.toString());
   return `
 'use strict';
 const { workerData } = require('node:worker_threads');

@@ -1,21 +1,19 @@
 // The dynamic programme of exact one-dimensional k-means over sorted distinct values:
 //
-//   cost_c(p) = min over q < p of cost_{c−1}(q) + score(values q … p−1),
+//   cost_c(p) = min over q < p of cost_{c−1}(q) + SSE(values q … p−1),
 //
-// the lowest total score of the first p distinct values in c clusters. A run's squared
-// error about its mean is Σ c·x² − (Σ c·x)² / Σ c. The first term sums to the same total
-// for every clustering, so the programme scores a run by the second term alone,
-// −(Σ c·x)² / Σ c, and needs prefix sums of counts and values but not of squares. That
-// saves 8 bytes per distinct value, and the optimum is the same. The score satisfies the
-// quadrangle inequality, so the matrix of candidates q for each p is totally monotone,
-// and the SMAWK algorithm finds every p's best q of a layer in O(m) evaluations instead
-// of O(m²).
+// the lowest error of the first p distinct values in c clusters. SSE of a run comes
+// from weighted prefix sums in O(1). The squared error satisfies the quadrangle
+// inequality, so the matrix of candidates q for each p is totally monotone, and the
+// SMAWK algorithm finds every p's best q of a layer in O(m) evaluations instead of O(m²).
 //
-// NOTE: the optimum is the same in exact arithmetic only. A prefix's cost is close to
-// minus its squared distance from the overall mean, so a few far outliers hide the small
-// differences between clusterings in rounding. With 3 of 5,000 normal values moved to
-// 1e7, N = 32 came out 0.13 % above the clustering found with a prefix sum of squares;
-// with them at 1e5 and N = 256 on 50,000 values, 6e-7 above.
+// Dropping the prefix sum of squares would save 8 bytes per distinct value: Σ c·x² adds
+// to the same total for every clustering, so scoring runs by −(Σ c·x)² / Σ c alone has
+// the same optimum in exact arithmetic. In floating point it does not: every prefix cost
+// is then close to minus the prefix's squared distance from the mean, and a few far
+// outliers round away the differences between clusterings. With 3 of 5,000 normal values
+// moved to 1e7, N = 32 came out 0.13 % above the optimum. Costs that are squared errors
+// stay small, so the sums keep the squares.
 //
 // A table of every layer's best q would need N·m integers (4 GB for N = 256 and four
 // million distinct values). Instead the clusters are recovered the way Hirschberg's
@@ -34,8 +32,8 @@
 
 /**
  * Weighted prefix sums of the sorted distinct values, centred on the overall mean:
- * count and sum of the distinct values [0, i) at 2i and 2i + 1. The two sums of one
- * index sit together, so one run score reads two cache lines.
+ * count, sum and sum of squares of the distinct values [0, i) at 3i, 3i + 1 and 3i + 2.
+ * The three sums of one index sit together, so one run error reads two cache lines.
  */
 export interface RunSums {
   readonly sums: Float64Array;
@@ -44,11 +42,10 @@ export interface RunSums {
 }
 
 /**
- * Returns the score of the distinct values [from, to): their squared error about their
- * weighted mean less their sum of squares. With `reversed`, indices count from the
- * largest value down.
+ * Returns the squared error of the distinct values [from, to) about their weighted mean.
+ * With `reversed`, indices count from the largest value down.
  */
-export function runScore(run: RunSums, reversed: boolean, from: number, to: number): number {
+export function runError(run: RunSums, reversed: boolean, from: number, to: number): number {
   let start = from;
   let end = to;
   if (reversed) {
@@ -56,9 +53,10 @@ export function runScore(run: RunSums, reversed: boolean, from: number, to: numb
     end = run.size - from;
   }
   const { sums } = run;
-  const weight = (sums[2 * end] as number) - (sums[2 * start] as number);
-  const sum = (sums[2 * end + 1] as number) - (sums[2 * start + 1] as number);
-  return -(sum * sum) / weight;
+  const weight = (sums[3 * end] as number) - (sums[3 * start] as number);
+  const sum = (sums[3 * end + 1] as number) - (sums[3 * start + 1] as number);
+  const sumOfSquares = (sums[3 * end + 2] as number) - (sums[3 * start + 2] as number);
+  return Math.max(0, sumOfSquares - (sum * sum) / weight);
 }
 
 /**
@@ -107,7 +105,7 @@ export function bestCut(leftCosts: Float64Array, rightCosts: Float64Array, lengt
 }
 
 /**
- * Fills `into` (length + 1 entries) with costs[p] = the lowest total score of the
+ * Fills `into` (length + 1 entries) with costs[p] = the lowest squared error of the
  * distinct values [offset, offset + p) in `clusters` non-empty runs, for p = 0 … length
  * (Infinity where p < clusters), counting from the largest value down with `reversed`,
  * and returns it. Fills one layer per cluster count, alternating between `into` and the
@@ -126,7 +124,7 @@ export function prefixCosts(
   let previous = clusters % 2 === 1 ? into : spare;
   let next = clusters % 2 === 1 ? spare : into;
   previous[0] = Infinity;
-  for (let p = 1; p <= length; p++) previous[p] = runScore(run, reversed, offset, offset + p);
+  for (let p = 1; p <= length; p++) previous[p] = runError(run, reversed, offset, offset + p);
 
   const matrix = new LayerMatrix(run, reversed, offset);
   for (let layer = 2; layer <= clusters; layer++) {
@@ -145,7 +143,7 @@ export function prefixCosts(
 }
 
 /**
- * The matrix of one layer: entry (p, q) = previous[q] + the score of the run [q, p),
+ * The matrix of one layer: entry (p, q) = previous[q] + the error of the run [q, p),
  * +Infinity for q ≥ p, which keeps the matrix totally monotone. It reads the prefix
  * sums directly so that SMAWK's calls stay on one class and the engine can inline them.
  */
@@ -173,11 +171,12 @@ export class LayerMatrix {
       from = ascendingFrom;
     }
     const { sums } = this;
-    const toBase = 2 * to;
-    const fromBase = 2 * from;
+    const toBase = 3 * to;
+    const fromBase = 3 * from;
     const weight = (sums[toBase] as number) - (sums[fromBase] as number);
     const sum = (sums[toBase + 1] as number) - (sums[fromBase + 1] as number);
-    return (this.previous[q] as number) - (sum * sum) / weight;
+    const sumOfSquares = (sums[toBase + 2] as number) - (sums[fromBase + 2] as number);
+    return (this.previous[q] as number) + Math.max(0, sumOfSquares - (sum * sum) / weight);
   }
 }
 

@@ -4,10 +4,12 @@ import { prefixCosts, SmawkScratch, splitOptimally, type RunSums } from '../src/
 
 /** Returns the prefix sums of `size` evenly spaced distinct values, each seen once, centred on their mean. */
 function evenlySpacedRun(size: number): RunSums {
-  const sums = new Float64Array(2 * (size + 1));
+  const sums = new Float64Array(3 * (size + 1));
   for (let i = 0; i < size; i++) {
-    sums[2 * i + 2] = (sums[2 * i] as number) + 1;
-    sums[2 * i + 3] = (sums[2 * i + 1] as number) + (i - (size - 1) / 2);
+    const centred = i - (size - 1) / 2;
+    sums[3 * i + 3] = (sums[3 * i] as number) + 1;
+    sums[3 * i + 4] = (sums[3 * i + 1] as number) + centred;
+    sums[3 * i + 5] = (sums[3 * i + 2] as number) + centred * centred;
   }
   return { sums, size };
 }
