@@ -1,13 +1,12 @@
 // `centroid run MODEL`: the pipeline in-process on local files, with no Redis and no HTTP.
-import { rmSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { copyFile, mkdir, open, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { JobParamsSchema, parseOrThrow, type JobParamsInput, type OutputFormat } from '@centroid/contracts';
 import { detectModelFormat, packNpyFiles, packTfjsModel, type ModelFormat } from '@centroid/model-io';
 import { runPipeline } from '@centroid/pipeline';
 import { createProgressReporter } from './progress-reporter.js';
+import { createTemporaryFolder } from './temporary-folder.js';
 import { formatSummary } from './summary.js';
 import {
   CliError,
@@ -165,18 +164,11 @@ export async function runCommand(argv: string[]): Promise<number> {
   const outPath = await requireOutputPath(values.out ?? defaultOutPath(modelPath, outputFormat), '--out');
   if (outPath === modelPath) throw new CliError(`--out ${outPath} is the input model; choose another path so the input is kept.`);
 
-  const workDir = await mkdtemp(path.join(os.tmpdir(), 'centroid-run-'));
+  // Ctrl-C ends the process without running `finally`, so a watcher process removes the
+  // folder then.
+  const temporary = await createTemporaryFolder('centroid-run-');
+  const workDir = temporary.path;
   const reporter = createProgressReporter();
-  // Ctrl-C or a TERM ends the process without running `finally`, so the handler removes
-  // the temporary folder itself. It runs once the event loop gets control back.
-  const onSignal = (signal: NodeJS.Signals): void => {
-    reporter.finish();
-    rmSync(workDir, { recursive: true, force: true });
-    process.stderr.write(`\ncentroid: stopped by ${signal}; ${outPath} was not written.\n`);
-    process.exit(signal === 'SIGINT' ? 130 : 143);
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
   try {
     if (npyFiles.length > 0) {
       datasetPath = path.join(workDir, 'dataset.npz');
@@ -227,10 +219,8 @@ export async function runCommand(argv: string[]): Promise<number> {
     if (resultPath !== undefined) process.stdout.write(`metrics: ${resultPath}\n`);
     return 0;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
     reporter.finish();
-    await rm(workDir, { recursive: true, force: true });
+    await temporary.remove();
   }
 }
 
