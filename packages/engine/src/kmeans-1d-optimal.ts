@@ -35,8 +35,8 @@ export class InsufficientMemoryError extends RangeError {
   ) {
     super(
       `kmeans_1d_optimal needs about ${gibibytes(neededBytes)} GiB for the ${distinctValues} distinct values of this tensor, ` +
-        `but ${gibibytes(freeBytes)} GiB are free. Use cluster_centroids_init 'kmeans' for it (a layers rule can set it per layer), ` +
-        'or run on a machine with more memory.',
+        `but only ${gibibytes(freeBytes)} GiB are available to it. Use cluster_centroids_init 'kmeans' for it (a layers rule can set it per layer), ` +
+        'or give the worker more memory (see CENTROID_KMEANS_MAX_BYTES).',
     );
     this.name = 'InsufficientMemoryError';
   }
@@ -57,7 +57,7 @@ export interface OptimalKmeansOptions {
   minParallelWork?: number;
   /** The most N × distinct values of a segment that one worker solves whole. */
   wholeSegmentWork?: number;
-  /** Bytes the programme may allocate; defaults to the free memory. */
+  /** Bytes the programme may allocate; defaults to {@link availableBytes}. */
   freeBytes?: number;
 }
 
@@ -80,7 +80,7 @@ export interface OptimalKmeansOptions {
  * (bench/results/engine.md), so large N on 100M weights takes tens of minutes.
  */
 export function optimalKmeans1dCentroids(values: Float32Array, count: number, options: OptimalKmeansOptions = {}): Float32Array {
-  const freeBytes = options.freeBytes ?? freemem();
+  const freeBytes = options.freeBytes ?? availableBytes();
   const forward = RunSumsOfValues.fromValues(values, freeBytes, count);
   const m = forward.size;
   const centroids = new Float32Array(count);
@@ -178,8 +178,9 @@ class RunSumsOfValues implements RunSums {
  */
 export function planThreads(m: number, count: number, options: OptimalKmeansOptions = {}): number {
   const requested = options.threads ?? defaultThreads();
-  if (count * m < (options.minParallelWork ?? PARALLEL_MIN_WORK)) return 1;
-  return threadsWithinMemory(requested, m, options.freeBytes ?? freemem());
+  // One cluster is the mean of everything, with nothing to split.
+  if (count < 2 || count * m < (options.minParallelWork ?? PARALLEL_MIN_WORK)) return 1;
+  return threadsWithinMemory(requested, m, options.freeBytes ?? availableBytes());
 }
 
 /**
@@ -190,6 +191,23 @@ export function planThreads(m: number, count: number, options: OptimalKmeansOpti
 function threadsWithinMemory(requested: number, m: number, freeBytes: number): number {
   const fitting = Math.floor(freeBytes / 2 / (WORKER_BYTES_PER_VALUE * m));
   return Math.max(1, Math.min(requested, fitting));
+}
+
+/**
+ * Returns the bytes the programme may allocate: the free memory, less where a memory limit
+ * on the process, such as a container's, leaves less, and at most CENTROID_KMEANS_MAX_BYTES
+ * when that is set. The setting lets several workers share one machine's memory.
+ */
+export function availableBytes(): number {
+  // constrainedMemory() is 0 when the limit is unknown, and very large when there is none.
+  const limit = process.constrainedMemory() || Infinity;
+  const free = Math.min(freemem(), limit - process.memoryUsage.rss());
+  const setting = process.env.CENTROID_KMEANS_MAX_BYTES;
+  if (setting === undefined || setting === '') return free;
+  if (!/^[1-9]\d*$/.test(setting)) {
+    throw new RangeError(`CENTROID_KMEANS_MAX_BYTES must be a positive integer number of bytes, got "${setting}"`);
+  }
+  return Math.min(free, Number(setting));
 }
 
 /** Reads CENTROID_KMEANS_THREADS, or picks the available parallelism up to DEFAULT_MAX_THREADS. */

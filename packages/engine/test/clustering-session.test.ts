@@ -118,6 +118,26 @@ describe('clustering session', () => {
     );
   });
 
+  it('names the layer when exact k-means lacks memory', (t) => {
+    const saved = process.env.CENTROID_KMEANS_MAX_BYTES;
+    t.after(() => {
+      if (saved === undefined) delete process.env.CENTROID_KMEANS_MAX_BYTES;
+      else process.env.CENTROID_KMEANS_MAX_BYTES = saved;
+    });
+    process.env.CENTROID_KMEANS_MAX_BYTES = '1000';
+    const model = denseClassifier();
+    const targets = kernelTargets(model, 2);
+    assert.throws(
+      () => ClusteringSession.start(model, targets, { method: 'kmeans_1d_optimal', seed: 0 }),
+      (error: unknown) =>
+        error instanceof CentroidError &&
+        error.code === 'LAYER_NOT_CLUSTERABLE' &&
+        error.location.layer === targets[0]!.layer.name &&
+        /^weight \S+kernel\S*: kmeans_1d_optimal needs about .* GiB for the \d+ distinct values/.test(error.message),
+    );
+    model.dispose();
+  });
+
   it('rejects use after it has ended', () => {
     const model = denseClassifier();
     const targets = kernelTargets(model, 2);

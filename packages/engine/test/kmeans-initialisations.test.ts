@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { CentroidInitialisation } from '@centroid/contracts';
 import { initialiseCentroids } from '../src/initialise-centroids.js';
-import { InsufficientMemoryError, optimalKmeans1dCentroids } from '../src/kmeans-1d-optimal.js';
+import { InsufficientMemoryError, optimalKmeans1dCentroids, planThreads } from '../src/kmeans-1d-optimal.js';
 import { MAX_LLOYD_ITERATIONS } from '../src/kmeans-lloyd.js';
 import { createRandom, type RandomStream } from '../src/random.js';
 import { sumOfSquaredErrors } from '../src/squared-error.js';
@@ -272,10 +272,25 @@ describe('new initialisations on degenerate input', () => {
       () => optimalKmeans1dCentroids(values, 4, { freeBytes: 50_000 }),
       (error: unknown) =>
         error instanceof InsufficientMemoryError &&
-        /^kmeans_1d_optimal needs about 0\.0 GiB for the 1000 distinct values of this tensor, but 0\.0 GiB are free\. Use cluster_centroids_init 'kmeans'/.test(error.message) &&
+        /^kmeans_1d_optimal needs about 0\.0 GiB for the 1000 distinct values of this tensor, but only 0\.0 GiB are available to it\. Use cluster_centroids_init 'kmeans'/.test(error.message) &&
         error.neededBytes === 80 * 1001,
     );
     assert.equal(optimalKmeans1dCentroids(values, 4, { freeBytes: 80 * 1001 }).length, 4);
+  });
+
+  it('rejects an invalid CENTROID_KMEANS_MAX_BYTES', (t) => {
+    const saved = process.env.CENTROID_KMEANS_MAX_BYTES;
+    t.after(() => {
+      if (saved === undefined) delete process.env.CENTROID_KMEANS_MAX_BYTES;
+      else process.env.CENTROID_KMEANS_MAX_BYTES = saved;
+    });
+    process.env.CENTROID_KMEANS_MAX_BYTES = '2GB';
+    assert.throws(() => optimalKmeans1dCentroids(new Float32Array([1, 2, 3, 4]), 2), /CENTROID_KMEANS_MAX_BYTES must be a positive integer number of bytes, got "2GB"/);
+  });
+
+  it('starts no threads for one cluster', () => {
+    assert.equal(planThreads(100_000_000, 1, { threads: 4, freeBytes: 2 ** 50 }), 1);
+    assert.equal(planThreads(100_000_000, 2, { threads: 4, freeBytes: 2 ** 50 }), 4);
   });
 
   it('rejects an invalid CENTROID_KMEANS_THREADS', (t) => {
