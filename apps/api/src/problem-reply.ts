@@ -21,11 +21,21 @@ const FRAMEWORK_CODES: Record<string, CentroidError['code']> = {
   FST_ERR_MAX_PARAM_LENGTH: 'URI_TOO_LONG',
 };
 
+/** The parts of a request that a 415 message names. */
+export interface RequestBodyContext {
+  /** The request's Content-Type header. */
+  contentType?: string;
+  /** True for the upload route, POST /v1/jobs, whose body must be multipart/form-data. */
+  isUpload?: boolean;
+  /** The method and path, such as `POST /v1/jobs/ID/cancel`, for other routes. */
+  route?: string;
+}
+
 /**
  * Converts any error into a CentroidError, keeping the message only for client errors.
- * `contentType` is the request's, which a 415 names.
+ * A 415 names the request's content type and what the route accepts.
  */
-export function toCentroidError(error: unknown, contentType?: string): CentroidError {
+export function toCentroidError(error: unknown, request: RequestBodyContext = {}): CentroidError {
   if (error instanceof CentroidError) return error;
 
   const framework = error as Partial<FastifyError>;
@@ -35,7 +45,13 @@ export function toCentroidError(error: unknown, contentType?: string): CentroidE
     // Fastify's message repeats the whole URL, which can be very long.
     return new CentroidError(mapped, 'A path segment is longer than 100 characters, the limit. Job ids and artifact names are shorter: check the URL.');
   }
-  if (mapped === 'UPLOAD_NOT_MULTIPART') return notMultipart(contentType);
+  if (mapped === 'UPLOAD_NOT_MULTIPART') {
+    if (request.isUpload !== false) return notMultipart(request.contentType);
+    return new CentroidError(
+      'MEDIA_TYPE_UNSUPPORTED',
+      `${request.route ?? 'This route'} takes no body of type '${(request.contentType ?? '').slice(0, 100)}'. Send it with no body, or with a JSON body.`,
+    );
+  }
   if (mapped !== undefined) return new CentroidError(mapped, framework.message ?? mapped);
   if (status >= 400 && status < 500) return new CentroidError('REQUEST_INVALID', framework.message ?? 'Invalid request.');
 
@@ -50,7 +66,12 @@ export function handleError(error: unknown, request: FastifyRequest, reply: Fast
     return sendProblem(reply, new CentroidError('REQUEST_INVALID', error.message));
   }
 
-  const centroidError = toCentroidError(error, request.headers['content-type']);
+  const route = request.routeOptions.url;
+  const centroidError = toCentroidError(error, {
+    contentType: request.headers['content-type'],
+    isUpload: request.method === 'POST' && route === '/v1/jobs',
+    route: `${request.method} ${request.url.split('?')[0]!.slice(0, 100)}`,
+  });
 
   if (centroidError.status >= 500) request.log.error({ err: error, code: centroidError.code }, 'request failed');
   else request.log.info({ code: centroidError.code, detail: centroidError.message }, 'request rejected');

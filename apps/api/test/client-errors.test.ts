@@ -79,6 +79,14 @@ describe('HTTP parser errors', () => {
     );
   });
 
+  it('rejects a body type on cancel', async () => {
+    const response = await fixture.app.inject({ method: 'POST', url: '/v1/jobs/abc/cancel', payload: '<x/>', headers: { 'content-type': 'application/xml' } });
+    assert.equal(response.statusCode, 415);
+    const problem = response.json<Problem>();
+    assert.equal(problem.code, 'MEDIA_TYPE_UNSUPPORTED');
+    assert.equal(problem.detail, "POST /v1/jobs/abc/cancel takes no body of type 'application/xml'. Send it with no body, or with a JSON body.");
+  });
+
   it('shortens a long content type', async () => {
     const contentType = `text/plain; note=${'a'.repeat(5000)}`;
     const response = await fixture.app.inject({ method: 'POST', url: '/v1/jobs', payload: 'x', headers: { 'content-type': contentType } });

@@ -10,6 +10,7 @@ export const ERROR_CODES = {
   UPLOAD_MISSING: { status: 400, title: 'Missing upload' },
   UPLOAD_TOO_LARGE: { status: 413, title: 'Upload too large' },
   UPLOAD_NOT_MULTIPART: { status: 415, title: 'Expected multipart/form-data' },
+  MEDIA_TYPE_UNSUPPORTED: { status: 415, title: 'Unsupported request body type' },
   MODEL_FORMAT_UNSUPPORTED: { status: 415, title: 'Unsupported model format' },
   MODEL_INVALID: { status: 422, title: 'Invalid model file' },
   MODEL_LAYER_UNSUPPORTED: { status: 422, title: 'Unsupported layer' },
