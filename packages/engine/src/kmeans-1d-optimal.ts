@@ -76,7 +76,7 @@ export interface OptimalKmeansOptions {
  * 40: the prefix sums and the two rows it shares with them.
  *
  * NOTE: the N·m term dominates for large tensors, and threads divide it at best by their
- * number. On 2 threads of a 2-core machine, N = 256 took 322 s on 10M normal weights
+ * number. On 2 threads of a 2-core machine, N = 256 took 347 s on 10M normal weights
  * (bench/results/engine.md), so large N on 100M weights takes tens of minutes.
  */
 export function optimalKmeans1dCentroids(values: Float32Array, count: number, options: OptimalKmeansOptions = {}): Float32Array {
