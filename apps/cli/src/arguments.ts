@@ -52,6 +52,31 @@ export async function requireOutputPath(file: string, option: string): Promise<s
   return resolved;
 }
 
+/** A file that the command reads, described as a message names it, such as `the --data dataset`. */
+export interface ProtectedFile {
+  path: string;
+  description: string;
+}
+
+/**
+ * Raises a CliError when the output path `output` of `option` is one of `files`, by path
+ * or as a link to the same file (same device and inode), because writing the output
+ * would replace that file.
+ */
+export async function rejectOutputOverFiles(output: string, option: string, files: readonly ProtectedFile[]): Promise<void> {
+  for (const file of files) {
+    if (await isSameFile(output, file.path)) {
+      throw new CliError(`${option} ${output} is ${file.description}; choose another path so that it is not overwritten.`);
+    }
+  }
+}
+
+async function isSameFile(a: string, b: string): Promise<boolean> {
+  if (a === b) return true;
+  const [statsA, statsB] = await Promise.all([stat(a).catch(() => null), stat(b).catch(() => null)]);
+  return statsA !== null && statsB !== null && statsA.dev === statsB.dev && statsA.ino === statsB.ino;
+}
+
 const NEGATIVE_NUMBER = /^-(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
 /**

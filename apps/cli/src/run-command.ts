@@ -12,7 +12,9 @@ import {
   CliError,
   UsageError,
   joinNegativeNumberValues,
+  type ProtectedFile,
   readParamsFile,
+  rejectOutputOverFiles,
   requireInputFile,
   requireOutputPath,
   toNumber,
@@ -162,7 +164,11 @@ export async function runCommand(argv: string[]): Promise<number> {
     );
   }
   const outPath = await requireOutputPath(values.out ?? defaultOutPath(modelPath, outputFormat), '--out');
-  if (outPath === modelPath) throw new CliError(`--out ${outPath} is the input model; choose another path so the input is kept.`);
+  const inputFiles = await listInputFiles(modelPath, datasetPath, npyFiles, values.params);
+  await rejectOutputOverFiles(outPath, '--out', inputFiles);
+  if (resultPath !== undefined) {
+    await rejectOutputOverFiles(resultPath, '--result', [...inputFiles, { path: outPath, description: 'the --out path of the clustered model' }]);
+  }
 
   // Ctrl-C ends the process without running `finally`, so a watcher process removes the
   // folder then.
@@ -268,6 +274,28 @@ async function isZipFile(file: string): Promise<boolean> {
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * Lists the files that `centroid run` reads, which --out and --result must not replace: the
+ * model (with the model.json of a TF.js folder), the dataset files and the --params file.
+ */
+async function listInputFiles(
+  modelPath: string,
+  datasetPath: string | null,
+  npyFiles: readonly NpyFileOption[],
+  paramsOption: string | undefined,
+): Promise<ProtectedFile[]> {
+  const files: ProtectedFile[] = [{ path: modelPath, description: 'the input model' }];
+  if ((await stat(modelPath)).isDirectory()) {
+    files.push({ path: path.join(modelPath, 'model.json'), description: 'the model.json of the input model' });
+  }
+  if (datasetPath !== null) files.push({ path: datasetPath, description: 'the --data dataset' });
+  for (const file of npyFiles) files.push({ path: file.path, description: `the --${file.option} array` });
+  if (paramsOption !== undefined) {
+    files.push({ path: path.resolve(userWorkingDirectory(), paramsOption), description: 'the --params file' });
+  }
+  return files;
 }
 
 type ArrayKey = 'x_train' | 'y_train' | 'x_test' | 'y_test';

@@ -146,6 +146,37 @@ describe('centroid run', () => {
     assert.match(run.stderr, /is the input model/);
   });
 
+  it('rejects outputs that replace an input', async () => {
+    const model = path.join(dir, 'kept-model.h5');
+    const data = path.join(dir, 'kept-data.npz');
+    const params = path.join(dir, 'kept-params.json');
+    const out = path.join(dir, 'kept-out.h5');
+    await copyFile(fixturePath('tiny-cnn.h5'), model);
+    await copyFile(fixturePath('tiny-cnn.npz'), data);
+    await writeFile(params, '{"number_of_clusters": 4}');
+    const modelBytes = await readFile(model);
+    const dataBytes = await readFile(data);
+    const base = ['run', model, '--params', params, '--data', data, '--epochs', '0'];
+
+    const cases: Array<{ args: string[]; message: RegExp }> = [
+      { args: ['--out', out, '--result', model], message: /--result \S+kept-model\.h5 is the input model/ },
+      { args: ['--out', out, '--result', data], message: /--result \S+kept-data\.npz is the --data dataset/ },
+      { args: ['--out', out, '--result', params], message: /--result \S+kept-params\.json is the --params file/ },
+      { args: ['--out', out, '--result', out], message: /--result \S+kept-out\.h5 is the --out path of the clustered model/ },
+      { args: ['--out', data], message: /--out \S+kept-data\.npz is the --data dataset/ },
+    ];
+    for (const { args, message } of cases) {
+      const run = await centroid([...base, ...args]);
+      assert.equal(run.code, 1, `${args.join(' ')}: ${run.stderr}`);
+      assert.match(run.stderr, message);
+      assert.doesNotMatch(run.stderr, /loading/, 'the pipeline did not start');
+    }
+
+    assert.deepEqual(await readFile(model), modelBytes, 'the model is unchanged');
+    assert.deepEqual(await readFile(data), dataBytes, 'the dataset is unchanged');
+    assert.equal(await readFile(params, 'utf8'), '{"number_of_clusters": 4}');
+  });
+
   it('resolves paths from the folder pnpm was run in', async () => {
     const folder = path.join(dir, 'user-folder');
     await mkdir(folder, { recursive: true });
