@@ -3,6 +3,7 @@ import { copyFile, mkdir, open, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { JobParamsSchema, parseOrThrow, type JobParamsInput, type OutputFormat } from '@centroid/contracts';
+import { checkKmeansSettings } from '@centroid/engine';
 import { detectModelFormat, packNpyFiles, packTfjsModel, type ModelFormat } from '@centroid/model-io';
 import { runPipeline } from '@centroid/pipeline';
 import { createProgressReporter } from './progress-reporter.js';
@@ -110,6 +111,11 @@ export async function runCommand(argv: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length !== 1) throw new UsageError(`expected one MODEL file, found ${positionals.length}`, RUN_USAGE);
+  try {
+    checkKmeansSettings(process.env);
+  } catch (error) {
+    throw new CliError(`invalid environment variable: ${(error as Error).message}`);
+  }
   const modelPath = await requireModelPath(positionals[0]!);
   const npyFiles = await requireNpyFiles(values);
   if (values.data !== undefined && npyFiles.length > 0) {

@@ -177,6 +177,16 @@ describe('centroid run', () => {
     assert.equal(await readFile(params, 'utf8'), '{"number_of_clusters": 4}');
   });
 
+  it('checks k-means variables before loading', async () => {
+    for (const name of ['CENTROID_KMEANS_THREADS', 'CENTROID_KMEANS_MAX_BYTES']) {
+      const args = ['run', fixturePath('dense-mlp.h5'), '--number-of-clusters', '4', '--cluster-centroids-init', 'kmeans_1d_optimal'];
+      const run = await centroid([...args, '--out', path.join(dir, 'bad-setting.h5')], { env: { [name]: 'abc' } });
+      assert.equal(run.code, 1, run.stderr);
+      assert.match(run.stderr, new RegExp(`^error: invalid environment variable: ${name} must be a positive integer.*, got "abc"\n$`));
+      assert.equal(hasStackTrace(run.stderr), false, run.stderr);
+    }
+  });
+
   it('resolves paths from the folder pnpm was run in', async () => {
     const folder = path.join(dir, 'user-folder');
     await mkdir(folder, { recursive: true });

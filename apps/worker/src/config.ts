@@ -1,6 +1,7 @@
 // Worker settings from environment variables, checked at start so that a typo stops the
 // worker with a message that names the variable.
 import path from 'node:path';
+import { checkKmeansSettings } from '@centroid/engine';
 import { DEFAULT_REDIS_URL } from '@centroid/jobs';
 import { isWebhookSecret } from '@centroid/webhooks';
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_SHUTDOWN_DEADLINE_MS, type WorkerOptions } from './start-worker.js';
@@ -14,9 +15,11 @@ export interface WorkerConfig extends WorkerOptions {
  * Reads REDIS_URL, CENTROID_REDIS_PREFIX, CENTROID_DATA_DIR, CENTROID_WORKER_CONCURRENCY,
  * CENTROID_PIPELINE_MODULE, CENTROID_WEBHOOK_SECRET, CENTROID_WEBHOOK_ALLOW_PRIVATE,
  * CENTROID_PUBLIC_URL, CENTROID_SHUTDOWN_DEADLINE_MS, CENTROID_RETENTION_HOURS (0 keeps jobs forever),
- * CENTROID_HEARTBEAT_INTERVAL_MS and LOG_LEVEL.
+ * CENTROID_HEARTBEAT_INTERVAL_MS and LOG_LEVEL, and checks CENTROID_KMEANS_THREADS and
+ * CENTROID_KMEANS_MAX_BYTES, which the jobs' processes read.
  */
 export function readWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
+  checkKmeansSettings(env);
   const secret = env.CENTROID_WEBHOOK_SECRET;
   if (secret !== undefined && secret !== '' && !isWebhookSecret(secret)) {
     throw new Error('Invalid CENTROID_WEBHOOK_SECRET: expected whsec_ followed by base64, such as the output of `echo whsec_$(openssl rand -base64 32)`.');

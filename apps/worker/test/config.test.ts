@@ -42,3 +42,17 @@ describe('readWorkerConfig retention', () => {
     assert.throws(() => readWorkerConfig({ CENTROID_RETENTION_HOURS: '-1' }), /Invalid CENTROID_RETENTION_HOURS/);
   });
 });
+
+describe('readWorkerConfig k-means settings', () => {
+  it('accepts positive integers', () => {
+    assert.doesNotThrow(() => readWorkerConfig({ CENTROID_KMEANS_THREADS: '2', CENTROID_KMEANS_MAX_BYTES: '1000000' }));
+  });
+
+  for (const name of ['CENTROID_KMEANS_THREADS', 'CENTROID_KMEANS_MAX_BYTES']) {
+    for (const raw of ['abc', '0', '-1', '1.5', '2GB']) {
+      it(`rejects ${name}='${raw}'`, () => {
+        assert.throws(() => readWorkerConfig({ [name]: raw }), new RegExp(`^RangeError: ${name} must be a positive integer.*, got "${raw}"$`));
+      });
+    }
+  }
+});

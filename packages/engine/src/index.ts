@@ -19,7 +19,7 @@ export {
 } from './fine-tune.js';
 export { entropyBits, idealBytes } from './ideal-size.js';
 export { initialiseCentroids } from './initialise-centroids.js';
-export { optimalKmeans1dCentroids } from './kmeans-1d-optimal.js';
+export { checkKmeansSettings, optimalKmeans1dCentroids } from './kmeans-1d-optimal.js';
 export { MAX_LLOYD_ITERATIONS, kmeansCentroids } from './kmeans-lloyd.js';
 export { prepareLabels } from './labels.js';
 export {

@@ -202,20 +202,32 @@ export function availableBytes(): number {
   // constrainedMemory() is 0 when the limit is unknown, and very large when there is none.
   const limit = process.constrainedMemory() || Infinity;
   const free = Math.min(freemem(), limit - process.memoryUsage.rss());
-  const setting = process.env.CENTROID_KMEANS_MAX_BYTES;
-  if (setting === undefined || setting === '') return free;
-  if (!/^[1-9]\d*$/.test(setting)) {
-    throw new RangeError(`CENTROID_KMEANS_MAX_BYTES must be a positive integer number of bytes, got "${setting}"`);
-  }
-  return Math.min(free, Number(setting));
+  const setting = readPositiveIntegerSetting(process.env, 'CENTROID_KMEANS_MAX_BYTES', 'a positive integer number of bytes');
+  return setting === null ? free : Math.min(free, setting);
 }
 
 /** Reads CENTROID_KMEANS_THREADS, or picks the available parallelism up to DEFAULT_MAX_THREADS. */
 function defaultThreads(): number {
-  const setting = process.env.CENTROID_KMEANS_THREADS;
-  if (setting === undefined || setting === '') return Math.min(DEFAULT_MAX_THREADS, availableParallelism());
+  const setting = readPositiveIntegerSetting(process.env, 'CENTROID_KMEANS_THREADS', 'a positive integer');
+  return setting ?? Math.min(DEFAULT_MAX_THREADS, availableParallelism());
+}
+
+/**
+ * Checks CENTROID_KMEANS_THREADS and CENTROID_KMEANS_MAX_BYTES in `env`, so that a command
+ * or a worker can stop at start on an invalid value instead of failing the first
+ * kmeans_1d_optimal clustering. Raises RangeError naming the variable.
+ */
+export function checkKmeansSettings(env: NodeJS.ProcessEnv): void {
+  readPositiveIntegerSetting(env, 'CENTROID_KMEANS_THREADS', 'a positive integer');
+  readPositiveIntegerSetting(env, 'CENTROID_KMEANS_MAX_BYTES', 'a positive integer number of bytes');
+}
+
+/** Returns the variable `name` of `env` as a number, or null when it is unset or empty. Raises RangeError unless it is plain decimal digits above 0. */
+function readPositiveIntegerSetting(env: NodeJS.ProcessEnv, name: string, expected: string): number | null {
+  const setting = env[name];
+  if (setting === undefined || setting === '') return null;
   if (!/^[1-9]\d*$/.test(setting)) {
-    throw new RangeError(`CENTROID_KMEANS_THREADS must be a positive integer, got "${setting}"`);
+    throw new RangeError(`${name} must be ${expected}, got "${setting}"`);
   }
   return Number(setting);
 }
