@@ -34,16 +34,25 @@ export class InsufficientMemoryError extends RangeError {
     distinctValues: number,
   ) {
     super(
-      `kmeans_1d_optimal needs about ${gibibytes(neededBytes)} GiB for the ${distinctValues} distinct values of this tensor, ` +
-        `but only ${gibibytes(freeBytes)} GiB are available to it. Use cluster_centroids_init 'kmeans' for it (a layers rule can set it per layer), ` +
+      `kmeans_1d_optimal needs about ${formatBytes(neededBytes)} for the ${distinctValues} distinct values of this tensor, ` +
+        `but only ${formatBytes(freeBytes)} are available to it. Use cluster_centroids_init 'kmeans' for it (a layers rule can set it per layer), ` +
         'or give the worker more memory (see CENTROID_KMEANS_MAX_BYTES).',
     );
     this.name = 'InsufficientMemoryError';
   }
 }
 
-function gibibytes(bytes: number): string {
-  return (bytes / 2 ** 30).toFixed(1);
+/** Formats a byte count in the largest binary unit that keeps it at 1 or more, such as `78.2 KiB`. */
+function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${Math.max(0, Math.floor(bytes))} bytes`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(1)} ${units[unit]}`;
 }
 
 /** Thread options of `optimalKmeans1dCentroids`. */

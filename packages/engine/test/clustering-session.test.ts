@@ -133,7 +133,7 @@ describe('clustering session', () => {
         error instanceof CentroidError &&
         error.code === 'LAYER_NOT_CLUSTERABLE' &&
         error.location.layer === targets[0]!.layer.name &&
-        /^weight \S+kernel\S*: kmeans_1d_optimal needs about .* GiB for the \d+ distinct values/.test(error.message),
+        /^weight \S+kernel\S*: kmeans_1d_optimal needs about [\d.]+ KiB for the \d+ distinct values of this tensor, but only 1000 bytes are available/.test(error.message),
     );
     model.dispose();
   });

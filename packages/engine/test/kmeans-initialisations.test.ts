@@ -272,10 +272,24 @@ describe('new initialisations on degenerate input', () => {
       () => optimalKmeans1dCentroids(values, 4, { freeBytes: 50_000 }),
       (error: unknown) =>
         error instanceof InsufficientMemoryError &&
-        /^kmeans_1d_optimal needs about 0\.0 GiB for the 1000 distinct values of this tensor, but only 0\.0 GiB are available to it\. Use cluster_centroids_init 'kmeans'/.test(error.message) &&
+        /^kmeans_1d_optimal needs about 78\.2 KiB for the 1000 distinct values of this tensor, but only 48\.8 KiB are available to it\. Use cluster_centroids_init 'kmeans'/.test(error.message) &&
         error.neededBytes === 80 * 1001,
     );
     assert.equal(optimalKmeans1dCentroids(values, 4, { freeBytes: 80 * 1001 }).length, 4);
+  });
+
+  it('states memory in a readable unit', () => {
+    const cases: Array<{ bytes: number; text: string }> = [
+      { bytes: 720, text: '720 bytes' },
+      { bytes: 80 * 1001, text: '78.2 KiB' },
+      { bytes: 5 * 2 ** 20, text: '5.0 MiB' },
+      { bytes: 3 * 2 ** 30, text: '3.0 GiB' },
+    ];
+    for (const { bytes, text } of cases) {
+      const message = new InsufficientMemoryError(bytes, 100, 1000).message;
+      assert.ok(message.startsWith(`kmeans_1d_optimal needs about ${text} for the 1000 distinct values`), message);
+      assert.match(message, /but only 100 bytes are available to it/);
+    }
   });
 
   it('rejects an invalid CENTROID_KMEANS_MAX_BYTES', (t) => {
