@@ -78,9 +78,11 @@ function describeParseError(error: Error & { code: string }): string {
 
 /**
  * Returns a parameter path such as `fine_tune.batch_size` followed by the command-line option
- * that sets it, `(--batch-size)`, when the command's usage lists one.
+ * that sets it, `(--batch-size)`, when the command's usage lists one. A field of a `layers`
+ * rule gets no option, because the options set the job-wide value, not the rule's.
  */
 function withOptionName(field: string, usage: string): string {
+  if (field === 'layers' || field.startsWith('layers.')) return field;
   const lastSegment = field.split('.').pop() ?? field;
   const option = `--${lastSegment.replaceAll('_', '-')}`;
   const listed = new RegExp(`(^|[\\s,])${option}([\\s,]|$)`, 'm').test(usage);

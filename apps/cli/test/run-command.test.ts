@@ -234,6 +234,17 @@ describe('centroid run', () => {
     assert.match(run.stderr, /\n {2}webhook\.url: /);
   });
 
+  it('names no option for a rule field', async () => {
+    const paramsFile = path.join(dir, 'bad-rule.json');
+    const rules = [{ match: { name: 'conv2d' }, number_of_clusters: 1, cluster_centroids_init: 'median' }];
+    await writeFile(paramsFile, JSON.stringify({ number_of_clusters: 4, layers: rules }));
+    const run = await centroid(['run', fixturePath('tiny-cnn.h5'), '--params', paramsFile]);
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(run.stderr, /\n {2}layers\.0\.number_of_clusters: Too small/);
+    assert.match(run.stderr, /\n {2}layers\.0\.cluster_centroids_init: Invalid option/);
+    assert.doesNotMatch(run.stderr, /\(--/);
+  });
+
   it('checks a negative value after a space', async () => {
     for (const epochs of [['--epochs', '-1'], ['--epochs=-1']]) {
       const run = await centroid(['run', fixturePath('tiny-cnn.h5'), '--number-of-clusters', '4', ...epochs]);
