@@ -54,11 +54,43 @@ async function withArchive<T>(
   const handle = await open(path, 'r');
   try {
     const { size } = await handle.stat();
+    const otherFormat = await describeOtherFormat(handle, size);
+    if (otherFormat !== null) throw invalidArchive(filename, otherFormat);
     const entries = await readZipDirectory(handle, size, filename);
     return await read(handle, size, listNpyMembers(entries, filename));
   } finally {
     await handle.close();
   }
+}
+
+const NPY_MAGIC = Buffer.from('\x93NUMPY', 'latin1');
+const HDF5_MAGIC = Buffer.from('\x89HDF\r\n\x1a\n', 'latin1');
+
+/**
+ * Describes a file given as an NPZ dataset that is an empty file, a single .npy array or
+ * an HDF5 file such as a Keras model, and says what to send instead. The zip reader would
+ * only report a missing end-of-central-directory record for these. Returns null for any
+ * other file, which the zip reader then checks.
+ */
+async function describeOtherFormat(handle: FileHandle, size: number): Promise<string | null> {
+  if (size === 0) return 'the file is empty (0 bytes).';
+
+  const start = Buffer.alloc(HDF5_MAGIC.length);
+  const { bytesRead } = await handle.read(start, 0, start.length, 0);
+  const head = start.subarray(0, bytesRead);
+  if (head.subarray(0, NPY_MAGIC.length).equals(NPY_MAGIC)) {
+    return (
+      'it is a single .npy array. Save the arrays in one file with numpy.savez, or send each array as its own .npy ' +
+      '(the parts x_train, y_train, x_test and y_test, or --x-train-file and its siblings in the CLI).'
+    );
+  }
+  if (head.equals(HDF5_MAGIC)) {
+    return (
+      'it is an HDF5 file, such as a Keras .h5 model. Send a model as the model (the part model, or MODEL in the CLI), ' +
+      'and the dataset as an NPZ that numpy.savez writes.'
+    );
+  }
+  return null;
 }
 
 function listNpyMembers(entries: ZipEntry[], filename: string): NpyMember[] {

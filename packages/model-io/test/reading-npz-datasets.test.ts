@@ -231,8 +231,30 @@ describe('readNpz bad input', () => {
     await assertRejects(readNpz(path), 'DATASET_INVALID', /truncated\.npz is not a valid NPZ \(zip\) archive/);
   });
 
-  test('rejects a file that is not a zip', async () => {
-    await assertRejects(readNpz(fixture('small.h5')), 'DATASET_INVALID', /no end-of-central-directory record/);
+  test('rejects a file that is not a zip', async (t) => {
+    const path = await writeTemporary(t, 'notes.npz', Buffer.from('x_train,y_train\n1,2\n'));
+
+    await assertRejects(readNpz(path), 'DATASET_INVALID', /no end-of-central-directory record/);
+  });
+
+  test('names an HDF5 model given as dataset', async () => {
+    for (const read of [readNpz, readNpzArrayNames]) {
+      await assertRejects(read(fixture('small.h5')), 'DATASET_INVALID', /^small\.h5 is not a valid NPZ \(zip\) archive: it is an HDF5 file, such as a Keras \.h5 model\. Send a model as the model/);
+    }
+  });
+
+  test('names a single .npy given as dataset', async (t) => {
+    const path = await writeTemporary(t, 'x_train.npy', float32Npy([1, 2, 3]));
+
+    for (const read of [readNpz, readNpzArrayNames]) {
+      await assertRejects(read(path), 'DATASET_INVALID', /^x_train\.npy is not a valid NPZ \(zip\) archive: it is a single \.npy array\. Save the arrays in one file with numpy\.savez/);
+    }
+  });
+
+  test('names an empty dataset file', async (t) => {
+    const path = await writeTemporary(t, 'empty.npz', Buffer.alloc(0));
+
+    await assertRejects(readNpz(path), 'DATASET_INVALID', /^empty\.npz is not a valid NPZ \(zip\) archive: the file is empty \(0 bytes\)\.$/);
   });
 
   test('rejects a bad member header', async (t) => {
