@@ -129,8 +129,16 @@ export async function readParamsFile(file: string): Promise<Record<string, unkno
       file,
     });
   }
+  // Some Windows tools start UTF-8 files with a byte order mark, which JSON.parse rejects.
+  const json = text.startsWith('\uFEFF') ? text.slice(1) : text;
+  if (json.includes('\0')) {
+    // JSON.parse would quote the file's first bytes, control characters included, into the message.
+    throw new CentroidError('PARAMS_INVALID', `Invalid parameters file ${file}: it contains NUL bytes, so it is a binary file, not JSON text.`, {
+      file,
+    });
+  }
   try {
-    const parsed: unknown = JSON.parse(text);
+    const parsed: unknown = JSON.parse(json);
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('expected a JSON object');
     return parsed as Record<string, unknown>;
   } catch (error) {

@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import { CentroidError } from '@centroid/contracts';
-import { joinNegativeNumberValues, toNumber } from '../src/arguments.js';
+import { fixturePath } from '@centroid/examples';
+import { joinNegativeNumberValues, readParamsFile, toNumber } from '../src/arguments.js';
 
 describe('toNumber', () => {
   const accepted: Array<[string, number]> = [
@@ -55,5 +59,26 @@ describe('joinNegativeNumberValues', () => {
     for (const argv of cases) {
       assert.deepEqual(joinNegativeNumberValues(argv, options), argv, argv.join(' '));
     }
+  });
+});
+
+describe('readParamsFile', () => {
+  it('reads a file with a byte order mark', async (t) => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'centroid-params-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const file = path.join(dir, 'params.json');
+    await writeFile(file, '\uFEFF{"number_of_clusters": 4}', 'utf8');
+
+    assert.deepEqual(await readParamsFile(file), { number_of_clusters: 4 });
+  });
+
+  it('rejects a binary file without quoting it', async () => {
+    const file = fixturePath('tiny-cnn.h5');
+    await assert.rejects(readParamsFile(file), (error: unknown) => {
+      assert.ok(error instanceof CentroidError);
+      assert.equal(error.code, 'PARAMS_INVALID');
+      assert.equal(error.message, `Invalid parameters file ${file}: it contains NUL bytes, so it is a binary file, not JSON text.`);
+      return true;
+    });
   });
 });
