@@ -29,9 +29,10 @@ export function formatSummary(metrics: Metrics): string {
   lines.push('');
   lines.push(`gzip compression ratio: ${size.gzip_ratio.toFixed(2)}x`);
   if (size.ideal_bytes !== undefined) {
-    // A bound, not a file: what a perfect coder of the assignments and centroids would reach.
+    // An estimate, not a file: the assignments coded at their entropy over each whole tensor,
+    // plus the float32 centroids and the unclustered weights at 4 bytes each.
     const ratio = (size.original_gzip_bytes / size.ideal_bytes).toFixed(2);
-    lines.push(`ideal size (lower bound of a lossless coder): ${formatBytes(size.ideal_bytes)} bytes, ${ratio}x below the original gzip`);
+    lines.push(`ideal size (entropy-coded assignments and centroids): ${formatBytes(size.ideal_bytes)} bytes, ${ratio}x below the original gzip`);
   }
   if (baseline?.accuracy != null && clustered?.accuracy != null) {
     const delta = (clustered.accuracy - baseline.accuracy) * 100;

@@ -76,6 +76,7 @@ describe('centroid run', () => {
     assert.equal(metrics.fine_tuning.performed, true);
     assert.ok((await stat(out)).size > 0);
     assert.match(run.stdout, /gzip compression ratio/);
+    assert.match(run.stdout, /ideal size \(entropy-coded assignments and centroids\): [\d,]+ bytes/);
     assert.match(run.stderr, /fine_tuning {2}epoch 1\/1, batch \d+\/4/, 'plain progress lines without a terminal');
     assert.doesNotMatch(run.stderr, /warn: weight not clustered: .*bias/, 'biases are skipped silently');
   });
