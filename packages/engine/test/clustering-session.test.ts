@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { CentroidError } from '@centroid/contracts';
 import { assignClusters } from '../src/assign-clusters.js';
 import { ClusteringSession, type ClusterTarget } from '../src/clustering-session.js';
-import { denseClassifier, weightValues, useTestBackend } from './fixtures.js';
+import { denseClassifier, setEnvironmentForTest, weightValues, useTestBackend } from './fixtures.js';
 
 function kernelTargets(model: tf.LayersModel, numberOfClusters: number): ClusterTarget[] {
   return model.layers.map((layer) => ({ layer, weightIndex: 0, numberOfClusters }));
@@ -119,12 +119,7 @@ describe('clustering session', () => {
   });
 
   it('names the layer when exact k-means lacks memory', (t) => {
-    const saved = process.env.CENTROID_KMEANS_MAX_BYTES;
-    t.after(() => {
-      if (saved === undefined) delete process.env.CENTROID_KMEANS_MAX_BYTES;
-      else process.env.CENTROID_KMEANS_MAX_BYTES = saved;
-    });
-    process.env.CENTROID_KMEANS_MAX_BYTES = '1000';
+    setEnvironmentForTest(t, 'CENTROID_KMEANS_MAX_BYTES', '1000');
     const model = denseClassifier();
     const targets = kernelTargets(model, 2);
     assert.throws(

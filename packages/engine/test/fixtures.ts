@@ -1,5 +1,6 @@
 // Tiny seeded models and datasets for the engine tests. The pure-JavaScript backend is
 // slow, so every model here has at most a few hundred weights.
+import type { TestContext } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import type { LossSpec } from '../src/losses.js';
 import { createRandom } from '../src/random.js';
@@ -81,4 +82,14 @@ export async function useTestBackend(): Promise<void> {
   const native = process.env.CENTROID_BACKEND === 'tensorflow' || process.env.CENTROID_BACKEND === 'tensorflow-gpu';
   const name = native ? 'tensorflow' : 'cpu';
   if (!(await tf.setBackend(name))) throw new Error(`the ${name} backend failed to initialise`);
+}
+
+/** Sets the environment variable `name` to `value` until test `t` ends, then restores it. */
+export function setEnvironmentForTest(t: TestContext, name: string, value: string): void {
+  const saved = process.env[name];
+  t.after(() => {
+    if (saved === undefined) delete process.env[name];
+    else process.env[name] = saved;
+  });
+  process.env[name] = value;
 }

@@ -6,6 +6,7 @@ import { InsufficientMemoryError, optimalKmeans1dCentroids, planThreads } from '
 import { MAX_LLOYD_ITERATIONS } from '../src/kmeans-lloyd.js';
 import { createRandom, type RandomStream } from '../src/random.js';
 import { sumOfSquaredErrors } from '../src/squared-error.js';
+import { setEnvironmentForTest } from './fixtures.js';
 
 const OTHER_METHODS: readonly CentroidInitialisation[] = ['linear', 'random', 'density_based', 'kmeans_plus_plus', 'kmeans'];
 
@@ -293,12 +294,7 @@ describe('new initialisations on degenerate input', () => {
   });
 
   it('rejects an invalid CENTROID_KMEANS_MAX_BYTES', (t) => {
-    const saved = process.env.CENTROID_KMEANS_MAX_BYTES;
-    t.after(() => {
-      if (saved === undefined) delete process.env.CENTROID_KMEANS_MAX_BYTES;
-      else process.env.CENTROID_KMEANS_MAX_BYTES = saved;
-    });
-    process.env.CENTROID_KMEANS_MAX_BYTES = '2GB';
+    setEnvironmentForTest(t, 'CENTROID_KMEANS_MAX_BYTES', '2GB');
     assert.throws(() => optimalKmeans1dCentroids(new Float32Array([1, 2, 3, 4]), 2), /CENTROID_KMEANS_MAX_BYTES must be a positive integer number of bytes, got "2GB"/);
   });
 
@@ -308,12 +304,7 @@ describe('new initialisations on degenerate input', () => {
   });
 
   it('rejects an invalid CENTROID_KMEANS_THREADS', (t) => {
-    const saved = process.env.CENTROID_KMEANS_THREADS;
-    t.after(() => {
-      if (saved === undefined) delete process.env.CENTROID_KMEANS_THREADS;
-      else process.env.CENTROID_KMEANS_THREADS = saved;
-    });
-    process.env.CENTROID_KMEANS_THREADS = 'many';
+    setEnvironmentForTest(t, 'CENTROID_KMEANS_THREADS', 'many');
     assert.throws(() => optimalKmeans1dCentroids(new Float32Array([1, 2, 3, 4]), 2), /CENTROID_KMEANS_THREADS must be a positive integer, got "many"/);
   });
 });
