@@ -75,7 +75,8 @@ export interface NpyContext {
   name: string;
 }
 
-const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59];
+/** The magic string that starts every .npy file, `\x93NUMPY`. */
+export const NPY_MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59];
 
 /** Bytes before the header text: magic, version and a header length of 2 bytes (1.0) or 4 bytes (2.0, 3.0). */
 const PREAMBLE_LENGTH_V1 = 10;
@@ -111,11 +112,11 @@ export function invalidArray(context: NpyContext, problem: string): CentroidErro
  * string, an unknown version or a header longer than MAX_HEADER_LENGTH.
  */
 export function npyHeaderLength(prefix: Uint8Array, context: NpyContext): number | null {
-  if (prefix.length < MAGIC.length + 2) {
+  if (prefix.length < NPY_MAGIC.length + 2) {
     return null;
   }
-  if (!MAGIC.every((byte, index) => prefix[index] === byte)) {
-    const found = Array.from(prefix.subarray(0, MAGIC.length), (byte) => byte.toString(16).padStart(2, '0')).join(' ');
+  if (!NPY_MAGIC.every((byte, index) => prefix[index] === byte)) {
+    const found = Array.from(prefix.subarray(0, NPY_MAGIC.length), (byte) => byte.toString(16).padStart(2, '0')).join(' ');
     throw invalidArray(context, `is not an .npy array: expected the magic string \\x93NUMPY, found bytes ${found}.`);
   }
 

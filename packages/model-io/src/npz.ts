@@ -8,7 +8,8 @@ import { crc32 } from 'node:zlib';
 
 import { CentroidError } from '@centroid/contracts';
 
-import { decodeNpyData, invalidArray, npyHeaderLength, parseNpyHeader } from './npy.js';
+import { HDF5_SIGNATURE } from './file-signature.js';
+import { decodeNpyData, invalidArray, NPY_MAGIC, npyHeaderLength, parseNpyHeader } from './npy.js';
 import { invalidArchive, locateEntryData, readZipDirectory, SMALL_READ_CHUNK_BYTES, streamEntry, unsafeEntryNameReason } from './zip.js';
 
 import type { FileHandle } from 'node:fs/promises';
@@ -63,28 +64,25 @@ async function withArchive<T>(
   }
 }
 
-const NPY_MAGIC = Buffer.from('\x93NUMPY', 'latin1');
-const HDF5_MAGIC = Buffer.from('\x89HDF\r\n\x1a\n', 'latin1');
-
 /**
  * Describes a file given as an NPZ dataset that is an empty file, a single .npy array or
- * an HDF5 file such as a Keras model, and says what to send instead. The zip reader would
+ * an HDF5 file such as a Keras model, and what to send instead. The zip reader would
  * only report a missing end-of-central-directory record for these. Returns null for any
  * other file, which the zip reader then checks.
  */
 async function describeOtherFormat(handle: FileHandle, size: number): Promise<string | null> {
   if (size === 0) return 'the file is empty (0 bytes).';
 
-  const start = Buffer.alloc(HDF5_MAGIC.length);
+  const start = Buffer.alloc(HDF5_SIGNATURE.length);
   const { bytesRead } = await handle.read(start, 0, start.length, 0);
   const head = start.subarray(0, bytesRead);
-  if (head.subarray(0, NPY_MAGIC.length).equals(NPY_MAGIC)) {
+  if (head.subarray(0, NPY_MAGIC.length).equals(Buffer.from(NPY_MAGIC))) {
     return (
       'it is a single .npy array. Save the arrays in one file with numpy.savez, or send each array as its own .npy ' +
       '(the parts x_train, y_train, x_test and y_test, or --x-train-file and its siblings in the CLI).'
     );
   }
-  if (head.equals(HDF5_MAGIC)) {
+  if (head.equals(HDF5_SIGNATURE)) {
     return (
       'it is an HDF5 file, such as a Keras .h5 model. Send a model as the model (the part model, or MODEL in the CLI), ' +
       'and the dataset as an NPZ that numpy.savez writes.'
