@@ -281,12 +281,16 @@ function mixedModelForms(modelFilename: string): CentroidError {
  * content type (its first 100 characters). Every path that detects such a body uses it.
  */
 export function notMultipart(contentType: string | undefined): CentroidError {
-  const shown = contentType !== undefined && contentType.length > 100 ? `${contentType.slice(0, 100)}…` : contentType;
-  const got = shown === undefined ? ', got no Content-Type header' : `, got '${shown}'`;
   return new CentroidError(
     'UPLOAD_NOT_MULTIPART',
-    `Expected a multipart/form-data body with the parts params and model, and dataset to fine-tune${got}. GET /openapi.json describes the parts.`,
+    `Expected a multipart/form-data body with the parts params and model, and dataset to fine-tune, got ${describeContentType(contentType)}. GET /openapi.json describes the parts.`,
   );
+}
+
+/** Returns a request's content type quoted for a message, cut to its first 100 characters. */
+export function describeContentType(contentType: string | undefined): string {
+  if (contentType === undefined) return 'no Content-Type header';
+  return contentType.length > 100 ? `'${contentType.slice(0, 100)}…'` : `'${contentType}'`;
 }
 
 function paramsTooLarge(maxBytes: number): CentroidError {

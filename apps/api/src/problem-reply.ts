@@ -2,7 +2,7 @@
 // the request id, whatever raised the error.
 import { CentroidError, ParamsError, toProblem, type Problem } from '@centroid/contracts';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { notMultipart, UploadAbortedError } from './job-submission.js';
+import { describeContentType, notMultipart, UploadAbortedError } from './job-submission.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
@@ -49,7 +49,7 @@ export function toCentroidError(error: unknown, request: RequestBodyContext = {}
     if (request.isUpload !== false) return notMultipart(request.contentType);
     return new CentroidError(
       'MEDIA_TYPE_UNSUPPORTED',
-      `${request.route ?? 'This route'} takes no body of type '${(request.contentType ?? '').slice(0, 100)}'. Send it with no body, or with a JSON body.`,
+      `${request.route ?? 'This route'} takes no body of type ${describeContentType(request.contentType)}. Send it with no body, or with a JSON body.`,
     );
   }
   if (mapped !== undefined) return new CentroidError(mapped, framework.message ?? mapped);
