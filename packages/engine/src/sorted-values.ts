@@ -3,10 +3,10 @@
 // any run of sorted values from them in place of a pass over the run.
 //
 // Full prefix arrays would need 16 bytes per value on top of the 4 of the sorted copy,
-// four times the tensor for a 100-million-weight kernel. The sums are kept only at every
-// BLOCK-th position instead, and a query adds the values from the block start on, in the
-// same order as a full prefix array would, so every sum is bit for bit the one that array
-// would hold. A query costs up to BLOCK additions; seeding and Lloyd make O(N log n)
+// four times the tensor for a 100-million-weight kernel. So the sums are kept only at
+// every BLOCK-th position. A query adds the values from the block start on, in the order
+// a full prefix array would, so every sum is bit for bit the one that array would hold.
+// A query costs up to BLOCK additions. Seeding and each Lloyd iteration make O(N log n)
 // queries, so that adds little beside the sort.
 
 /** Values between stored prefix sums. */
