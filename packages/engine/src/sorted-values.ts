@@ -6,8 +6,8 @@
 // four times the tensor for a 100-million-weight kernel. So the sums are kept only at
 // every BLOCK-th position. A query adds the values from the block start on, in the order
 // a full prefix array would, so every sum is bit for bit the one that array would hold.
-// A query costs up to BLOCK additions. Seeding and each Lloyd iteration make O(N log n)
-// queries, so that adds little beside the sort.
+// A query costs up to BLOCK additions. Seeding makes O(N log N · log n) queries and each
+// Lloyd iteration O(N), so that adds little beside the sort.
 
 /** Values between stored prefix sums. */
 const BLOCK = 64;
