@@ -3,9 +3,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { CentroidError, MetricsSchema, type Progress } from '@centroid/contracts';
+import { CentroidError, MetricsSchema, type LayerReport, type Metrics, type Progress } from '@centroid/contracts';
 import { fixturePath } from '@centroid/examples';
-import { readKerasH5 } from '@centroid/model-io';
+import { readKerasH5, type WeightEntry } from '@centroid/model-io';
 import { runPipeline } from '../src/index.js';
 import { bitsOf, pipelineInput, withTempDir, writeNpz } from './helpers.js';
 
@@ -16,6 +16,36 @@ const denseMlp = fixturePath('dense-mlp.h5');
 const uncompiledDense = fileURLToPath(new URL('../../model-io/test/fixtures/dense-adam.no-optimizer.h5', import.meta.url));
 
 const countDistinctBits = (values: Float32Array): number => new Set(bitsOf(values)).size;
+
+/** One weight of the tiny CNN before and after a run, with its layer report. */
+interface WeightOutcome {
+  before: WeightEntry;
+  after: WeightEntry;
+  report: LayerReport | undefined;
+}
+
+/**
+ * Clusters the tiny CNN into 3 clusters with `method` and one epoch of fine-tuning, and
+ * returns the metrics and each weight before and after, in file order.
+ */
+async function clusterTinyCnn(dir: string, method: 'kmeans' | 'kmeans_plus_plus'): Promise<{ metrics: Metrics; weights: WeightOutcome[] }> {
+  const result = await runPipeline(
+    pipelineInput(tinyCnn, tinyData, dir, {
+      number_of_clusters: 3,
+      cluster_centroids_init: method,
+      fine_tune: { epochs: 1, batch_size: 8, learning_rate: 1e-2 },
+    }),
+  );
+  const original = await readKerasH5(tinyCnn);
+  const written = await readKerasH5(path.join(dir, 'model.h5'));
+  assert.equal(written.weights.length, original.weights.length);
+  const weights = original.weights.map((before, index) => ({
+    before,
+    after: written.weights[index]!,
+    report: result.metrics.layers.find((layer) => layer.layer === before.layer && layer.weight === before.name.replace(/:0$/, '')),
+  }));
+  return { metrics: result.metrics, weights };
+}
 
 describe('runPipeline', () => {
   it('clusters, fine-tunes and writes every artifact', async () => {
@@ -58,21 +88,10 @@ describe('runPipeline', () => {
   it('keeps unclustered tensors bit-identical and clustered ones at N values', async () => {
     await withTempDir(async (dir) => {
       const clusters = 3;
-      const result = await runPipeline(
-        pipelineInput(tinyCnn, tinyData, dir, {
-          number_of_clusters: clusters,
-          cluster_centroids_init: 'kmeans_plus_plus',
-          fine_tune: { epochs: 1, batch_size: 8, learning_rate: 1e-2 },
-        }),
-      );
-      const original = await readKerasH5(tinyCnn);
-      const written = await readKerasH5(path.join(dir, 'model.h5'));
-      assert.equal(written.weights.length, original.weights.length);
+      const { weights } = await clusterTinyCnn(dir, 'kmeans_plus_plus');
 
       let clusteredCount = 0;
-      for (const [index, before] of original.weights.entries()) {
-        const after = written.weights[index]!;
-        const report = result.metrics.layers.find((layer) => layer.layer === before.layer && layer.weight === before.name.replace(/:0$/, ''));
+      for (const { before, after, report } of weights) {
         assert.ok(report, `no report for ${before.datasetPath}`);
         assert.equal(after.datasetPath, before.datasetPath);
         if (report.clustered) {
@@ -90,20 +109,13 @@ describe('runPipeline', () => {
   it('reports errors, entropy and ideal sizes per tensor', async () => {
     await withTempDir(async (dir) => {
       const clusters = 3;
-      const result = await runPipeline(
-        pipelineInput(tinyCnn, tinyData, dir, {
-          number_of_clusters: clusters,
-          cluster_centroids_init: 'kmeans',
-          fine_tune: { epochs: 1, batch_size: 8, learning_rate: 1e-2 },
-        }),
-      );
-      const original = await readKerasH5(tinyCnn);
-      const written = await readKerasH5(path.join(dir, 'model.h5'));
+      const { metrics, weights } = await clusterTinyCnn(dir, 'kmeans');
 
       let idealTotal = 0;
-      for (const [index, before] of original.weights.entries()) {
-        const after = written.weights[index]!.values;
-        const report = result.metrics.layers.find((layer) => layer.layer === before.layer && layer.weight === before.name.replace(/:0$/, ''))!;
+      for (const outcome of weights) {
+        const { before } = outcome;
+        const after = outcome.after.values;
+        const report = outcome.report!;
         const name = before.datasetPath;
         idealTotal += report.ideal_bytes as number;
         let squaredError = 0;
@@ -123,7 +135,7 @@ describe('runPipeline', () => {
         assert.equal(report.ideal_bytes, Math.ceil((after.length * (report.entropy_bits as number)) / 8) + 4 * clusters, `${name} ideal size`);
         assert.ok((report.sse_initial as number) > 0, `${name} sse_initial`);
       }
-      assert.equal(result.metrics.size.ideal_bytes, idealTotal);
+      assert.equal(metrics.size.ideal_bytes, idealTotal);
     });
   });
 
